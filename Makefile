@@ -1,0 +1,40 @@
+# The README's contract: `make demo` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CUBE_DIR ?= $(CURDIR)/.testcube
+export SAR_TESTCUBE_DIR := $(CUBE_DIR)
+export ODC_CONFIG_PATH := $(CUBE_DIR)/datacube.conf
+LAB_IP ?= 127.0.0.1
+LAB_PORT ?= 8888
+
+.PHONY: setup cube demo test lab clean
+
+setup: cube
+
+# A virtual environment with the locked dependencies and this package.
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+# Start the embedded PostgreSQL and build (or repair) the local test datacube.
+cube: $(STAMP)
+	$(BIN)/sar-helpers testcube up
+
+demo: setup
+	mkdir -p reports
+	$(BIN)/sar-helpers testcube status | tee reports/testcube-status.txt
+
+test: setup
+	$(BIN)/python -m pytest
+
+lab: setup
+	$(BIN)/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) --notebook-dir=notebooks
+
+clean:
+	-$(BIN)/sar-helpers testcube down
+	rm -rf $(VENV) reports

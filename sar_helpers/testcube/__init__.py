@@ -1,0 +1,1 @@
+"""The local test datacube: synthetic JAXA mosaics indexed in an embedded PostgreSQL."""

@@ -1,0 +1,73 @@
+"""Writing one tile-year of mosaics as Cloud-Optimized GeoTIFFs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from rasterio.io import MemoryFile
+
+from ..products import CRS, NODATA, Product
+from .documents import file_name
+from .grid import Tile, Window
+from .scene import render
+
+#: Overview resampling: averages for backscatter and angles, nearest for labels.
+OVERVIEW_RESAMPLING = {"hh": "AVERAGE", "hv": "AVERAGE", "linci": "AVERAGE", "date": "NEAREST", "mask": "NEAREST"}
+
+#: Rows rendered at a time, to bound memory on full 4,500 x 4,500 tiles.
+RENDER_ROWS = 1024
+
+
+def render_window(product: Product, year: int, window: Window) -> dict[str, np.ndarray]:
+    """All bands of a window, rendered in bands of rows."""
+    height, width = window.shape
+    cols = np.arange(window.col_left, window.col_right + 1)
+    out = None
+    for start in range(0, height, RENDER_ROWS):
+        rows = np.arange(window.row_top - start, max(window.row_top - start - RENDER_ROWS, window.row_bottom - 1), -1)
+        part = render(product, year, rows, cols)
+        if out is None:
+            out = {name: np.empty((height, width), values.dtype) for name, values in part.items()}
+        for name, values in part.items():
+            out[name][start : start + len(rows)] = values
+    return out
+
+
+def write_cog(path: Path, values: np.ndarray, window: Window, band: str) -> None:
+    """Write one band as a COG: DEFLATE, predictor 2, 512 x 512 blocks, overviews, nodata 0."""
+    height, width = values.shape
+    profile = {
+        "driver": "GTiff",
+        "height": height,
+        "width": width,
+        "count": 1,
+        "dtype": values.dtype.name,
+        "crs": CRS,
+        "transform": Affine(*window.transform),
+        "nodata": NODATA,
+    }
+    with MemoryFile() as memory:
+        with memory.open(**profile) as staging:
+            staging.write(values, 1)
+            staging.set_band_description(1, band)
+        with memory.open() as staging:
+            rasterio.shutil.copy(
+                staging,
+                path,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR="2",
+                BLOCKSIZE="512",
+                OVERVIEW_RESAMPLING=OVERVIEW_RESAMPLING[band],
+                NUM_THREADS="1",
+            )
+
+
+def write_dataset_rasters(folder: Path, product: Product, tile: Tile, year: int, window: Window) -> None:
+    """Render and write every band of one tile-year into ``folder``."""
+    for band, values in render_window(product, year, window).items():
+        write_cog(folder / file_name(product, tile, year, band), values, window, band)

@@ -1,0 +1,57 @@
+"""Fixtures: the project's test datacube, and scratch cubes in throw-away folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sar_helpers.testcube.cube import TestCube, default_dir
+
+REPO = Path(__file__).resolve().parents[1]
+TUTORIAL_QUERY = dict(x=(31.90, 32.10), y=(30.37, 30.55))
+#: A small box across the seam of tiles N31E031 and N31E032, for scratch cubes.
+SMALL_BBOX = (31.99, 30.45, 32.01, 30.47)
+
+
+@pytest.fixture(scope="session")
+def cube() -> TestCube:
+    """The project's test datacube (built by `make setup`; built or repaired here if needed)."""
+    cube = TestCube(default_dir())
+    cube.up(progress=False)
+    os.environ["ODC_CONFIG_PATH"] = str(cube.config_path)
+    return cube
+
+
+@pytest.fixture(scope="session")
+def dc(cube):
+    return cube.datacube(app="sar-helpers-tests")
+
+
+@pytest.fixture
+def scratch(request) -> Path:
+    """An empty folder that the server's user can reach (pytest's tmp_path is 0700 under root)."""
+    folder = Path(tempfile.mkdtemp(prefix="sarcube-test-"))
+    folder.chmod(0o755)
+    yield folder
+    for pg in folder.rglob("pg"):
+        if (pg / "data" / "postmaster.pid").exists():
+            TestCube(pg.parent).server._stop_quietly()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_cli(*args: str, user: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `sar-helpers ARGS` in a new process, as ``user`` if given."""
+    return subprocess.run(
+        [sys.executable, "-m", "sar_helpers.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        user=user,
+        cwd="/",
+    )
