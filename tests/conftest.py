@@ -45,13 +45,22 @@ def scratch(request) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_cli(*args: str, user: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `sar-helpers ARGS` in a new process, as ``user`` if given."""
+#: Run as root without the right to ignore file permissions (root may write anywhere).
+_NO_DAC_OVERRIDE = [
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--",
+]
+
+
+def run_cli(*args: str, obey_permissions: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `sar-helpers ARGS` in a new process; ``obey_permissions`` matters only to root."""
+    prefix = _NO_DAC_OVERRIDE if obey_permissions and os.geteuid() == 0 else []
     return subprocess.run(
-        [sys.executable, "-m", "sar_helpers.cli", *args],
+        [*prefix, sys.executable, "-m", "sar_helpers.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        user=user,
         cwd="/",
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import multiprocessing
 import os
 import shutil
 from collections import Counter
@@ -94,6 +95,17 @@ class Status:
         if not self.products and self.server.startswith("running"):
             lines.append("  no products yet: run `sar-helpers testcube up`")
         return "\n".join(lines)
+
+
+def _die_with_parent() -> None:
+    """Worker initialiser: on Linux, end this worker when the building process is killed."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _render_job(folder: str, job: DatasetJob) -> str:
@@ -283,7 +295,9 @@ class TestCube:
             partial.mkdir(parents=True)
             staged[str(partial)] = final
         workers = max(1, min(len(jobs), os.cpu_count() or 1))
-        with ProcessPoolExecutor(workers) as pool, tqdm(
+        # Spawned, not forked: a forked worker would inherit (and keep) the cube's lock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool, tqdm(
             total=len(jobs), desc="Rendering mosaics", unit="dataset", disable=not progress
         ) as bar:
             futures = [pool.submit(_render_job, folder, job) for folder, job in zip(staged, jobs)]
