@@ -17,6 +17,7 @@ whose files are gone. So a build killed at any point is finished by the next ``u
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import multiprocessing
 import os
@@ -285,6 +286,28 @@ class TestCube:
                     jobs.append(DatasetJob(product, tile, year, part))
         return jobs
 
+    def render(
+        self, bbox: tuple[float, float, float, float] = DEFAULT_BBOX, years: set[int] | None = None,
+        progress: bool = True,
+    ) -> int:
+        """Write the data files that are missing for ``bbox`` and ``years``; needs no database.
+
+        Returns how many datasets were rendered.
+        """
+        self._tidy()
+        jobs = self._plan(bbox_window(*bbox), years)
+        if jobs:
+            self._render(jobs, progress)
+        return len(jobs)
+
+    def checksums(self) -> dict[str, str]:
+        """sha256 of every data file, by path relative to the data folder."""
+        return {
+            path.relative_to(self.data).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(self.data.rglob("*"))
+            if path.is_file()
+        }
+
     def _render(self, jobs: list[DatasetJob], progress: bool) -> None:
         from tqdm.auto import tqdm
 
@@ -351,7 +374,7 @@ class TestCube:
         progress: bool = True,
     ) -> dict:
         """Start the server and build or repair the cube; returns what was done."""
-        window = bbox_window(*bbox)
+        bbox_window(*bbox)  # refuse a bad box before touching anything
         if years is not None:
             known = {y for p in PRODUCTS.values() for y in p.years}
             unknown = sorted(set(years) - known)
@@ -373,16 +396,13 @@ class TestCube:
             index = self._connect_index()
             try:
                 self._ensure_products(index, PRODUCTS.values())
-                self._tidy()
-                jobs = self._plan(window, years)
-                if jobs:
-                    self._render(jobs, progress)
+                rendered = self.render(bbox, years, progress)
                 added, removed = self._reconcile_index(index, progress)
             finally:
                 index.close()
         finally:
             self._unlock()
-        return {"rendered": len(jobs), "indexed": added, "removed": removed}
+        return {"rendered": rendered, "indexed": added, "removed": removed}
 
     def status(self) -> Status:
         """What is there now; never starts or changes anything."""
