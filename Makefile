@@ -24,6 +24,7 @@ $(STAMP): requirements.lock pyproject.toml
 # Start the embedded PostgreSQL and build (or repair) the local test datacube.
 cube: $(STAMP)
 	$(BIN)/sar-helpers testcube up
+	$(BIN)/sar-helpers testcube kernel
 
 demo: setup
 	mkdir -p reports

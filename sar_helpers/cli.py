@@ -64,6 +64,11 @@ def _build_parser() -> argparse.ArgumentParser:
     actions.add_parser("down", parents=[where], help="stop the server, keep the data")
     actions.add_parser("reset", parents=[where, build], help="wipe the cube and build it again")
     actions.add_parser("config", parents=[where], help="print the datacube config file's path (for ODC_CONFIG_PATH)")
+    actions.add_parser(
+        "kernel",
+        parents=[where],
+        help="install this environment's Jupyter kernel so that notebooks find the cube by themselves",
+    )
     return parser
 
 
@@ -93,6 +98,10 @@ def _testcube(args: argparse.Namespace) -> int:
             )
             return 1
         print(cube.config_path)
+    elif args.action == "kernel":
+        from .jupyter import install_kernel
+
+        print(f"Installed the Jupyter kernel in {install_kernel(cube.config_path)}")
     return 0
 
 

@@ -41,7 +41,7 @@ def scratch(request) -> Path:
     yield folder
     for pg in folder.rglob("pg"):
         if (pg / "data" / "postmaster.pid").exists():
-            TestCube(pg.parent).server._stop_quietly()
+            TestCube(pg.parent).server.kill()
     shutil.rmtree(folder, ignore_errors=True)
 
 

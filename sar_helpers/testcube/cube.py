@@ -461,7 +461,7 @@ class TestCube:
                 finally:
                     index.close()
             else:
-                self.server._stop_quietly()
+                self.server.kill()
                 for child in self.folder.iterdir():
                     if child.name != "lock":
                         shutil.rmtree(child) if child.is_dir() else child.unlink()

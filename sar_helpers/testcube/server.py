@@ -203,6 +203,7 @@ class EmbeddedServer:
         self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")
         return True
 
-    def _stop_quietly(self) -> None:
+    def kill(self) -> None:
+        """Stop at once if a server runs here (for wiping the folder or cleaning up tests)."""
         if (self.data / "postmaster.pid").exists():
             self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w", check=False)

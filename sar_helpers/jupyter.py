@@ -1,0 +1,108 @@
+"""Jupyter integration: a kernel that finds the local test datacube by itself.
+
+``sar-helpers testcube kernel`` installs this environment's ``python3`` kernel with
+this module loaded as an IPython extension. On start the extension
+
+* points ``ODC_CONFIG_PATH`` at the test cube, unless the user already has a datacube
+  configuration of their own (then the notebooks run against that one, unchanged);
+* starts the cube's embedded server if it is down;
+* and makes a datacube call that cannot reach its database print one sentence
+  saying what to do, instead of a long traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+KERNEL_NAME = "python3"
+#: Set in the kernel spec: the test cube's datacube.conf.
+CONFIG_VARIABLE = "SAR_TESTCUBE_CONFIG"
+_DATACUBE_DEFAULT_CONFIGS = ("datacube.conf", "~/.datacube.conf", "/etc/default/datacube.conf", "/etc/datacube.conf")
+
+
+def _has_own_datacube_config() -> bool:
+    if any(os.environ.get(v) for v in ("ODC_CONFIG_PATH", "ODC_DEFAULT_DB_URL", "DATACUBE_DB_URL")):
+        return True
+    return any(Path(p).expanduser().exists() for p in _DATACUBE_DEFAULT_CONFIGS)
+
+
+def adopt_cube_config() -> None:
+    """Point ODC_CONFIG_PATH at the test cube unless another datacube is configured."""
+    config = os.environ.get(CONFIG_VARIABLE)
+    if config and not _has_own_datacube_config():
+        os.environ["ODC_CONFIG_PATH"] = config
+
+
+def _cube_for_config():
+    """The TestCube whose datacube.conf ODC_CONFIG_PATH names, or None for any other datacube."""
+    config = os.environ.get("ODC_CONFIG_PATH", "").split(":")[0]
+    if not config:
+        return None
+    folder = Path(config).resolve().parent
+    if not (folder / "pg").is_dir() and not (folder / "cube.json").exists():
+        return None
+    from .testcube.cube import TestCube
+
+    return TestCube(folder)
+
+
+def ensure_cube_running() -> str | None:
+    """Start the test cube's embedded server if the configured datacube is one and is down.
+
+    Returns a sentence for the user when that was needed and failed, else None.
+    """
+    cube = _cube_for_config()
+    if cube is None or cube.external_db_url or not cube.server.initialised:
+        return None
+    try:
+        cube.server.start()
+    except Exception as err:  # noqa: BLE001 - any failure becomes the sentence below
+        if cube.server.running():  # another kernel started it meanwhile
+            return None
+        return f"The test datacube's database could not be started ({err})."
+    return None
+
+
+def database_down_message(error: BaseException) -> str:
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return (
+        f"The datacube database cannot be reached ({reason}). Start it with "
+        "`make setup` (or `sar-helpers testcube up`) in a terminal, then run this cell again."
+    )
+
+
+def _show_database_down(shell, etype, value, tb, tb_offset=None):
+    print(database_down_message(value), file=sys.stderr)
+    return None
+
+
+def load_ipython_extension(ipython) -> None:
+    import sqlalchemy.exc
+
+    adopt_cube_config()
+    problem = ensure_cube_running()
+    if problem:
+        print(problem, file=sys.stderr)
+    ipython.set_custom_exc((sqlalchemy.exc.OperationalError,), _show_database_down)
+
+
+def install_kernel(config_path: Path, prefix: str = sys.prefix) -> Path:
+    """Write this environment's ``python3`` kernel spec: the cube's config and this extension."""
+    folder = Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [
+            "python", "-m", "ipykernel_launcher", "-f", "{connection_file}",
+            f"--ext={__name__}",
+        ],
+        "display_name": "Python 3 (SAR mosaics)",
+        "language": "python",
+        "env": {CONFIG_VARIABLE: str(config_path)},
+        "metadata": {"debugger": True},
+        "kernel_protocol_version": "5.5",
+    }
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+    return folder
