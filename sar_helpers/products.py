@@ -125,6 +125,22 @@ JERS_SAR_MOSAIC = Product(
 PRODUCTS: dict[str, Product] = {p.name: p for p in (ALOS_PALSAR_MOSAIC, JERS_SAR_MOSAIC)}
 
 
+def get_platform(name: str) -> Platform:
+    """The platform called ``name`` (as datasets record it), or a ValueError listing the known ones."""
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown platform {name!r}: the SAR mosaics come from {', '.join(PLATFORMS)}. "
+            "Is this a load of another product?"
+        ) from None
+
+
+def product_of(platform: Platform) -> Product:
+    """The mosaic product that holds a platform's data."""
+    return next(p for p in PRODUCTS.values() if platform in p.platforms)
+
+
 def get_product(name: str) -> Product:
     """The product called ``name``, or a ValueError listing the known ones."""
     try:

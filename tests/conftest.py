@@ -64,3 +64,55 @@ def run_cli(*args: str, obey_permissions: bool = False, timeout: float = 300) ->
         timeout=timeout,
         cwd="/",
     )
+
+
+@pytest.fixture(scope="session")
+def tutorial(dc):
+    """The published tutorial's ALOS/ALOS-2 load, with platforms."""
+    from sar_helpers import load_mosaics
+
+    return load_mosaics(dc, "alos_palsar_mosaic", ["hh", "hv", "mask", "date"], time=("2007", "2022"), **TUTORIAL_QUERY)
+
+
+@pytest.fixture(scope="session")
+def tutorial_lazy(dc):
+    from sar_helpers import load_mosaics
+
+    return load_mosaics(
+        dc, "alos_palsar_mosaic", ["hh", "hv", "mask", "date"], time=("2007", "2022"),
+        dask_chunks={"time": 1, "latitude": 400, "longitude": 400}, **TUTORIAL_QUERY,
+    )
+
+
+@pytest.fixture(scope="session")
+def jers(dc):
+    from sar_helpers import load_mosaics
+
+    return load_mosaics(dc, "jers_sar_mosaic", ["hh", "mask", "date"], time="1996", **TUTORIAL_QUERY)
+
+
+@pytest.fixture(scope="session")
+def figures() -> Path:
+    """Where tests save the PNGs they draw, for a person to look at."""
+    folder = REPO / "build" / "test-figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def synthetic(values, platforms=("ALOS",), band="hh", mask=None) -> "xr.Dataset":
+    """A tiny dataset shaped like a load: values (time, y, x) with a platform per step."""
+    import numpy as np
+    import xarray as xr
+
+    values = np.asarray(values, dtype=np.uint16)
+    t, h, w = values.shape
+    coords = {
+        "time": np.array([f"{2007 + i}-07-02" for i in range(t)], dtype="datetime64[ns]"),
+        "latitude": 30.5 - np.arange(h) * 0.000222222222222,
+        "longitude": 32.0 + np.arange(w) * 0.000222222222222,
+        "platform": ("time", list(platforms)),
+    }
+    data = {band: (("time", "latitude", "longitude"), values)}
+    if mask is not None:
+        data["mask"] = (("time", "latitude", "longitude"), np.asarray(mask, dtype=np.uint8))
+    return xr.Dataset(data, coords=coords)

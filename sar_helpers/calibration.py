@@ -1,0 +1,166 @@
+"""DN to gamma-nought backscatter: decibels, linear power, and back.
+
+gamma-nought [dB] = 10 * log10(DN**2) + K, with K = -83.0 dB for ALOS/ALOS-2 PALSAR
+and -84.66 dB for JERS-1 SAR. K is chosen per time step from the platform that
+acquired it (the ``platform`` coordinate; see :func:`sar_helpers.add_platform`).
+
+The conversion is one table look-up per pixel: DN is uint16, so every possible
+answer is computed once (65,536 float32 values) and the result is the only array
+allocated, besides a one-byte-per-pixel mask. NaN marks no data (DN 0) and pixels
+the mask rejects; the result is never -inf.
+
+Average in linear power, not in dB: the mean of dB values is the dB of a geometric
+mean, which is biased low by speckle (about -1 dB for these 4-look mosaics).
+Use ``power_to_db(to_power(ds).mean(...))``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import xarray as xr
+
+from .datahandling import platforms, require_dtype, require_not_empty
+from .masking import in_classes
+from .products import VALID_CLASSES, product_of
+
+BACKSCATTER_BANDS = ("hh", "hv")
+
+
+@lru_cache
+def _table(calibration_db: float, quantity: str) -> np.ndarray:
+    """Answer for every uint16 DN: 'db' or linear 'power'; NaN for DN 0."""
+    dn = np.arange(2**16, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        db = 20 * np.log10(dn) + calibration_db
+    values = db if quantity == "db" else 10 ** (db / 10)
+    values[0] = np.nan
+    return values.astype(np.float32)
+
+
+def _lookup(dn: np.ndarray, invalid: np.ndarray | None = None, *, table: np.ndarray) -> np.ndarray:
+    out = table[dn]
+    if invalid is not None:
+        np.putmask(out, invalid, np.float32(np.nan))
+    return out
+
+
+def _convert(da: xr.DataArray, invalid: xr.DataArray | None, quantity: str) -> xr.DataArray:
+    """Look up every DN of one band; ``invalid`` pixels become NaN."""
+    require_not_empty(da)
+    require_dtype(da, "uint16", "Is it already converted? These helpers take the DNs as loaded.")
+    constants = [product_of(p).calibration_db for p in platforms(da)]
+
+    def convert(dn, bad, constant):
+        args = [dn] if bad is None else [dn, bad]
+        table = _table(constant, quantity)
+        return xr.apply_ufunc(_lookup, *args, kwargs={"table": table}, dask="parallelized", output_dtypes=[np.float32])
+
+    if "time" not in da.dims or len(set(constants)) == 1:
+        out = convert(da, invalid, constants[0])
+    else:  # time steps of platforms with different constants: convert each group
+        steps = np.asarray(constants)
+        groups = [np.flatnonzero(steps == k) for k in dict.fromkeys(constants)]
+        parts = [
+            convert(da.isel(time=g), None if invalid is None else invalid.isel(time=g), constants[g[0]])
+            for g in groups
+        ]
+        out = xr.concat(parts, dim="time").isel(time=np.argsort(np.concatenate(groups)))
+    what = "(dB)" if quantity == "db" else "(linear power)"
+    out.attrs = {"units": "dB" if quantity == "db" else "1", "long_name": f"{str(da.name).upper()} gamma-nought {what}"}
+    return out.rename(f"{da.name}_{quantity}")
+
+
+def _invalid_for(ds: xr.Dataset, classes) -> xr.DataArray | None:
+    if classes is None:
+        return None
+    if "mask" not in ds.data_vars:
+        warnings.warn(
+            "The data has no mask band, so only no-data (DN 0) is removed; lay-over and shadow stay in. "
+            "Load 'mask' too to remove them.",
+            stacklevel=3,
+        )
+        return None
+    return in_classes(ds["mask"], classes, invert=True)
+
+
+def _backscatter_bands(ds: xr.Dataset) -> list[str]:
+    bands = [b for b in BACKSCATTER_BANDS if b in ds.data_vars]
+    if not bands:
+        raise ValueError(
+            f"There is no hh or hv band to convert (the data has {', '.join(map(str, ds.data_vars))}). "
+            "Load them with measurements=['hh', 'hv', 'mask']."
+        )
+    return bands
+
+
+def to_db(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES):
+    """Gamma-nought backscatter in dB (float32) from DNs.
+
+    A Dataset gives a Dataset with ``hh_db`` and/or ``hv_db``, and ``hvhh_db``
+    (HV minus HH, the cross-polarisation ratio in dB) when both exist; its ``mask``
+    band removes every class not in ``classes`` (default land and water;
+    ``classes=None`` keeps all). A DataArray gives a DataArray; pass ``mask=ds.mask``
+    to apply the mask. DN 0 is NaN either way.
+    """
+    if isinstance(data, xr.DataArray):
+        invalid = None if mask is None or classes is None else in_classes(mask, classes, invert=True)
+        return _convert(data, invalid, "db")
+    require_not_empty(data)
+    bands = _backscatter_bands(data)
+    invalid = _invalid_for(data, classes)
+    out = xr.Dataset({f"{b}_db": _convert(data[b], invalid, "db") for b in bands}, attrs=dict(data.attrs))
+    if {"hh", "hv"} <= set(bands):
+        ratio = out["hv_db"] - out["hh_db"]  # float32 already: no copy
+        ratio.attrs = {"units": "dB", "long_name": "HV/HH cross-polarisation ratio (dB)"}
+        out["hvhh_db"] = ratio
+    return out
+
+
+def to_power(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES):
+    """Linear gamma-nought power (float32) from DNs: the quantity to average. Masks as :func:`to_db`."""
+    if isinstance(data, xr.DataArray):
+        invalid = None if mask is None or classes is None else in_classes(mask, classes, invert=True)
+        return _convert(data, invalid, "power")
+    require_not_empty(data)
+    invalid = _invalid_for(data, classes)
+    return xr.Dataset(
+        {f"{b}_power": _convert(data[b], invalid, "power") for b in _backscatter_bands(data)}, attrs=dict(data.attrs)
+    )
+
+
+def power_to_db(power: xr.DataArray | xr.Dataset):
+    """10 * log10(power), e.g. after averaging in power; zero power gives NaN, not -inf."""
+    def one(p: xr.DataArray) -> xr.DataArray:
+        out = 10 * np.log10(p.where(p > 0)).astype(np.float32)
+        out.attrs = {"units": "dB"}
+        name = str(p.name)
+        return out.rename(name.removesuffix("_power") + "_db" if name.endswith("_power") else name)
+
+    if isinstance(power, xr.Dataset):
+        return xr.Dataset({one(power[v]).name: one(power[v]) for v in power.data_vars}, attrs=dict(power.attrs))
+    return one(power)
+
+
+def db_to_dn(db: xr.DataArray) -> xr.DataArray:
+    """The inverse of :func:`to_db` for one band: DN as float32 (round it to get the stored value)."""
+    per_step = [product_of(p).calibration_db for p in platforms(db)]
+    constants = xr.DataArray(per_step, dims="time", coords={"time": db.time}) if "time" in db.dims else per_step[0]
+    out = (10 ** ((db - constants) / 20)).astype(np.float32)
+    out.attrs = {"units": "1"}
+    return out.rename(str(db.name).removesuffix("_db"))
+
+
+def hv_hh_ratio(ds: xr.Dataset) -> xr.DataArray:
+    """HV/HH amplitude ratio (float32), NaN where either band is no data (never a division by zero)."""
+    require_not_empty(ds)
+    for band in ("hh", "hv"):
+        if band not in ds.data_vars:
+            raise ValueError(f"hv_hh_ratio needs the {band} band; load measurements=['hh', 'hv', ...].")
+    hh = ds.hh.where(ds.hh > 0).astype(np.float32)
+    hv = ds.hv.where(ds.hv > 0).astype(np.float32)
+    ratio = (hv / hh).astype(np.float32).rename("hvhh")
+    ratio.attrs = {"units": "1", "long_name": "HV/HH amplitude ratio"}
+    return ratio

@@ -1,0 +1,210 @@
+"""Figures: RGB composites, histograms and maps of the observation date."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.ticker import MaxNLocator
+
+from .datahandling import require_bands, require_not_empty
+from .temporal import observation_date_map
+
+
+def time_steps(ds: xr.Dataset | xr.DataArray, index=None) -> list[int]:
+    """Positions along time for ``index``: None (all), an int or list of ints (negative
+    counts from the end), years (e.g. 2007) or dates ("2015-07-07", datetime64)."""
+    require_not_empty(ds)
+    if "time" not in ds.dims:
+        raise ValueError("The data has no time dimension.")
+    n = ds.sizes["time"]
+    if index is None:
+        return list(range(n))
+    wanted = [index] if np.isscalar(index) or isinstance(index, pd.Timestamp) else list(index)
+    labels = pd.DatetimeIndex(ds.time.values)
+    steps = []
+    for item in wanted:
+        if isinstance(item, (int, np.integer)) and not 1000 <= item <= 9999:
+            if not -n <= item < n:
+                raise ValueError(f"Time step {item} is out of range: the data has {n} time steps (0 to {n - 1}).")
+            steps.append(int(item) % n)
+            continue
+        if isinstance(item, (int, np.integer)):
+            found, what = np.flatnonzero(labels.year == item), f"year {item}"
+        else:
+            day = pd.Timestamp(item).normalize()
+            found, what = np.flatnonzero(labels.normalize() == day), f"date {day.date()}"
+        if len(found) == 0:
+            years = ", ".join(str(y) for y in sorted(set(labels.year)))
+            raise ValueError(f"No time step for {what}; the data has {years}.")
+        steps.extend(int(i) for i in found)
+    return steps
+
+
+def stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Linear stretch to 0..1 between ``low`` and ``high``, clipped; NaN stays NaN."""
+    span = high - low if high > low else 1.0
+    return np.clip((values - low) / span, 0, 1)
+
+
+def _band_limits(values: np.ndarray, robust: bool, percentile_stretch) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    if percentile_stretch is not None:
+        low, high = np.percentile(finite, percentile_stretch)
+    elif robust:
+        low, high = np.percentile(finite, (2, 98))
+    else:
+        low, high = finite.min(), finite.max()
+    return float(low), float(high)
+
+
+def _panel_title(label) -> str:
+    return pd.Timestamp(label).strftime("%Y-%m-%d")
+
+
+def _extent(da: xr.DataArray) -> list[float]:
+    x, y = da[da.dims[-1]].values, da[da.dims[-2]].values
+    dx = (x[-1] - x[0]) / max(len(x) - 1, 1)
+    dy = (y[-1] - y[0]) / max(len(y) - 1, 1)
+    return [x[0] - dx / 2, x[-1] + dx / 2, y[-1] + dy / 2, y[0] - dy / 2]
+
+
+def _label_axes(ax, da: xr.DataArray) -> None:
+    ax.set_xlabel(da.dims[-1])
+    ax.set_ylabel(da.dims[-2])
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+
+
+def _grid(n: int, col_wrap: int, size: float, aspect: float):
+    ncols = max(1, min(n, col_wrap))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols * aspect, size * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    return fig, list(axes.flat[:n])
+
+
+def rgb(
+    ds: xr.Dataset,
+    bands: Sequence[str] = ("hh", "hv", "hvhh"),
+    index=None,
+    robust: bool = True,
+    percentile_stretch: tuple[float, float] | None = None,
+    col_wrap: int = 4,
+    size: float = 4,
+    savefig_path=None,
+):
+    """RGB composites of three bands, one panel per time step; returns the figure.
+
+    Each band is stretched linearly to 0..1 over all the chosen time steps together
+    (so panels compare): between its 2nd and 98th percentiles with ``robust``,
+    between ``percentile_stretch`` percentiles if given, else between min and max.
+    NaN (no data, masked) is drawn black. ``index`` picks time steps: positions,
+    years or dates (see :func:`time_steps`). Panel titles give each step's date.
+    """
+    require_not_empty(ds)
+    if len(bands) != 3:
+        raise ValueError(f"rgb needs exactly three bands (red, green, blue), not {len(bands)}.")
+    require_bands(ds, bands, "rgb")
+    steps = time_steps(ds, index)
+    channels = []
+    for band in bands:
+        values = np.asarray(ds[band].isel(time=steps).values, dtype=np.float32)
+        valid = np.isfinite(values) & (values != 0 if ds[band].dtype.kind in "ui" else True)
+        values = np.where(valid, values, np.nan)
+        channels.append(stretch(values, *_band_limits(values, robust, percentile_stretch)))
+    for position, step in enumerate(steps):
+        if all(np.isnan(c[position]).all() for c in channels):
+            raise ValueError(
+                f"Time step {_panel_title(ds.time.values[step])} has no valid pixels here; choose other time steps."
+            )
+    image = np.nan_to_num(np.stack(channels, axis=-1), nan=0.0)
+    first = ds[bands[0]].isel(time=0)
+    height, width = first.shape
+    fig, axes = _grid(len(steps), col_wrap, size, width / height)
+    for ax, position, step in zip(axes, range(len(steps)), steps):
+        ax.imshow(image[position], extent=_extent(first), interpolation="nearest")
+        ax.set_title(_panel_title(ds.time.values[step]))
+        _label_axes(ax, first)
+    fig.suptitle(f"R: {bands[0]}, G: {bands[1]}, B: {bands[2]}")
+    fig.tight_layout()
+    if savefig_path is not None:
+        fig.savefig(savefig_path, dpi=100)
+    return fig
+
+
+def _units(da: xr.DataArray) -> str:
+    units = da.attrs.get("units", "")
+    return "DN" if units in ("", "1") and da.dtype.kind in "ui" else (units if units not in ("", "1") else "ratio")
+
+
+def histograms(ds: xr.Dataset, bands: Sequence[str], bins: int = 100, index=None, size: float = 4, savefig_path=None):
+    """Histograms of several bands side by side, over the chosen time steps; returns the figure.
+
+    No data (DN 0, NaN) is left out. The x axis is labelled with each band's units
+    (DN for raw bands, dB for converted ones).
+    """
+    require_not_empty(ds)
+    require_bands(ds, bands, "histograms")
+    steps = time_steps(ds, index) if "time" in ds.dims else None
+    fig, axes = plt.subplots(1, len(bands), figsize=(size * 1.4 * len(bands), size), squeeze=False)
+    colours = ("tab:red", "tab:green", "tab:blue", "tab:orange")
+    for n, (ax, band) in enumerate(zip(axes.flat, bands)):
+        da = ds[band] if steps is None else ds[band].isel(time=steps)
+        values = np.asarray(da.values, dtype=np.float64).ravel()
+        values = values[np.isfinite(values) & ((values != 0) if da.dtype.kind in "ui" else True)]
+        if values.size == 0:
+            raise ValueError(f"{band} has no valid values in the chosen time steps; choose others.")
+        ax.hist(values, bins=bins, color=colours[n % len(colours)])
+        ax.set_title(band)
+        ax.set_xlabel(f"{band} ({_units(ds[band])})")
+        ax.set_ylabel("pixels")
+    fig.tight_layout()
+    if savefig_path is not None:
+        fig.savefig(savefig_path, dpi=100)
+    return fig
+
+
+def plot_observation_dates(ds: xr.Dataset, index=0, size: float = 6, savefig_path=None):
+    """Map of one time step's observation dates, with dates on the colour bar; returns the figure.
+
+    Each acquisition gets its own colour when there are a dozen or fewer, else a
+    continuous scale. No-data pixels stay white.
+    """
+    steps = time_steps(ds, index)
+    if len(steps) != 1:
+        raise ValueError("plot_observation_dates draws one time step; pass one index, year or date.")
+    when = observation_date_map(ds.isel(time=steps))[0]
+    days = when.values.astype("datetime64[D]")
+    acquired = ~np.isnat(days)
+    if not acquired.any():
+        raise ValueError(f"Time step {_panel_title(ds.time.values[steps[0]])} has no acquired pixels here.")
+    numbers = np.where(acquired, days.astype("int64"), np.nan).astype(np.float64)
+    unique = np.unique(numbers[acquired])
+    height, width = numbers.shape
+    fig, ax = plt.subplots(figsize=(size * width / height + 2, size))
+    if len(unique) <= 12:
+        edges = np.concatenate([unique - 0.5, [unique[-1] + 0.5]])
+        cmap = ListedColormap(plt.get_cmap("viridis", max(len(unique), 2))(np.linspace(0, 1, len(unique))))
+        image = ax.imshow(numbers, extent=_extent(when), cmap=cmap, norm=BoundaryNorm(edges, len(unique)), interpolation="nearest")
+        bar = fig.colorbar(image, ax=ax, ticks=unique)
+    else:
+        image = ax.imshow(numbers, extent=_extent(when), cmap="viridis", interpolation="nearest")
+        bar = fig.colorbar(image, ax=ax)
+    bar.set_ticklabels([str(np.datetime64(int(t), "D")) for t in bar.get_ticks()])
+    bar.set_label("observation date")
+    mosaic = pd.Timestamp(ds.time.values[steps[0]]).year
+    ax.set_title(f"Observation dates of the {mosaic} mosaic")
+    _label_axes(ax, when)
+    fig.tight_layout()
+    if savefig_path is not None:
+        fig.savefig(savefig_path, dpi=100)
+    return fig

@@ -1,0 +1,95 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import sar_helpers as sar
+from sar_helpers.plotting import stretch, time_steps
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def composite(tutorial):
+    ds = tutorial.copy()
+    ds["hvhh"] = sar.hv_hh_ratio(ds)
+    return ds
+
+
+def test_time_steps_by_position_year_and_date(tutorial):
+    assert time_steps(tutorial, [0, -1]) == [0, 11]
+    assert time_steps(tutorial, [2007, 2022]) == [0, 11]
+    assert time_steps(tutorial, "2015-07-02") == [4]
+    with pytest.raises(ValueError, match="out of range: the data has 12 time steps"):
+        time_steps(tutorial, 12)
+    with pytest.raises(ValueError, match="No time step for year 2012"):
+        time_steps(tutorial, 2012)
+
+
+def test_rgb_draws_one_stretched_panel_per_step(composite, figures):
+    fig = sar.rgb(composite, bands=["hh", "hv", "hvhh"], index=[2007, 2015, 2022], savefig_path=figures / "rgb_dn.png")
+    assert len(fig.axes) == 3
+    assert [ax.get_title() for ax in fig.axes] == ["2007-07-02", "2015-07-02", "2022-07-02"]
+    steps = [0, 4, 11]
+    for channel, band in enumerate(["hh", "hv", "hvhh"]):
+        values = composite[band].isel(time=steps).values.astype("float32")
+        values = np.where(np.isfinite(values) & (values != 0), values, np.nan)
+        low, high = np.nanpercentile(values, (2, 98))
+        expected = np.nan_to_num(stretch(values, low, high), nan=0.0)
+        for panel, ax in enumerate(fig.axes):
+            drawn = np.asarray(ax.images[0].get_array())[..., channel]
+            np.testing.assert_allclose(drawn, expected[panel], atol=1e-6)
+    assert (figures / "rgb_dn.png").stat().st_size > 10_000
+
+
+def test_rgb_of_db_bands_with_a_percentile_stretch(tutorial, figures):
+    db = sar.to_db(tutorial)
+    fig = sar.rgb(db, bands=["hh_db", "hv_db", "hvhh_db"], index=[0, 5, 10], percentile_stretch=(5, 95),
+                  col_wrap=2, savefig_path=figures / "rgb_db.png")
+    assert len(fig.axes) == 3
+    drawn = np.asarray(fig.axes[0].images[0].get_array())
+    assert drawn.shape == (811, 900, 3) and drawn.min() == 0 and drawn.max() == 1
+
+
+def test_rgb_bad_input(composite):
+    with pytest.raises(ValueError, match="needs the band"):
+        sar.rgb(composite, bands=["hh", "hv", "vv"])
+    with pytest.raises(ValueError, match="exactly three bands"):
+        sar.rgb(composite, bands=["hh", "hv"])
+    with pytest.raises(ValueError, match="out of range"):
+        sar.rgb(composite, index=[0, 40])
+    empty = composite.copy()
+    empty["hh"] = empty.hh * 0
+    empty["hv"] = empty.hv * 0
+    empty["hvhh"] = empty.hvhh * np.nan
+    with pytest.raises(ValueError, match="has no valid pixels here"):
+        sar.rgb(empty, index=[0])
+
+
+def test_histograms_have_units_and_count_valid_pixels(tutorial, figures):
+    db = sar.to_db(tutorial)
+    fig = sar.histograms(db, ["hh_db", "hv_db", "hvhh_db"], savefig_path=figures / "histograms_db.png")
+    assert len(fig.axes) == 3
+    assert [ax.get_xlabel() for ax in fig.axes] == ["hh_db (dB)", "hv_db (dB)", "hvhh_db (dB)"]
+    counts = sum(patch.get_height() for patch in fig.axes[0].patches)
+    assert counts == int(np.isfinite(db.hh_db.values).sum())
+    fig = sar.histograms(tutorial, ["hh", "hv"], index=[0])
+    assert fig.axes[0].get_xlabel() == "hh (DN)"
+    assert sum(p.get_height() for p in fig.axes[0].patches) == int((tutorial.hh[0] > 0).sum())
+
+
+def test_observation_date_map_has_dates_on_its_colour_bar(tutorial, figures):
+    fig = sar.plot_observation_dates(tutorial, index=2007, savefig_path=figures / "dates_2007.png")
+    bar = fig.axes[-1]
+    labels = [t.get_text() for t in bar.get_yticklabels()]
+    assert labels == ["2007-06-27", "2007-07-29", "2007-08-29"]
+    assert fig.axes[0].get_title() == "Observation dates of the 2007 mosaic"
+    with pytest.raises(ValueError, match="one time step"):
+        sar.plot_observation_dates(tutorial, index=[0, 1])
