@@ -75,8 +75,29 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
     datasets = dc.find_datasets(product=product, **search)
     if not datasets:
         raise ValueError(no_data_message(product, query))
-    ds = dc.load(datasets=datasets, product=product, measurements=measurements, **query)
+    grid = grid_options(query.pop("output_crs", None), query.pop("resolution", None))
+    ds = dc.load(datasets=datasets, measurements=measurements, **query, **grid)
     return add_platform(ds, datasets)
+
+
+def grid_options(output_crs: str | None = None, resolution=None) -> dict:
+    """dc.load options for an output grid: {} for the product's own grid.
+
+    ``resolution`` is one number (square pixels, in the CRS's units) or a
+    (y, x) pair such as (-25, 25).
+    """
+    if output_crs is None:
+        if resolution is not None:
+            raise ValueError("resolution needs output_crs: give both to reproject, or neither for the native grid.")
+        return {}
+    if resolution is None:
+        raise ValueError(f"output_crs={output_crs!r} needs a resolution too, e.g. resolution=(-25, 25) for 25 m pixels.")
+    from odc.geo import resyx_
+
+    if isinstance(resolution, (int, float)):
+        return {"output_crs": output_crs, "resolution": resolution}
+    y, x = resolution
+    return {"output_crs": output_crs, "resolution": resyx_(y, x)}
 
 
 def no_data_message(product: str, query: dict) -> str:

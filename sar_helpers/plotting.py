@@ -46,6 +46,14 @@ def time_steps(ds: xr.Dataset | xr.DataArray, index=None) -> list[int]:
     return steps
 
 
+def spread_steps(ds: xr.Dataset | xr.DataArray, n: int = 3) -> list[int]:
+    """``n`` time steps spread evenly from the first to the last (all of them if fewer)."""
+    require_not_empty(ds)
+    count = ds.sizes["time"]
+    n = min(n, count)
+    return sorted({round(i * (count - 1) / max(n - 1, 1)) for i in range(n)})
+
+
 def stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """Linear stretch to 0..1 between ``low`` and ``high``, clipped; NaN stays NaN."""
     span = high - low if high > low else 1.0

@@ -42,3 +42,14 @@ def test_add_platform_needs_the_right_datasets(dc, tutorial):
     jers_datasets = dc.find_datasets(product="jers_sar_mosaic", **TUTORIAL_QUERY)
     with pytest.raises(ValueError, match="has no dataset among those given"):
         sar.add_platform(tutorial.drop_vars(["platform", "instrument"]), jers_datasets)
+
+
+def test_grid_options():
+    assert sar.grid_options() == {}
+    options = sar.grid_options("EPSG:6933", (-25, 25))
+    assert options["output_crs"] == "EPSG:6933" and tuple(options["resolution"].yx) == (-25, 25)
+    assert sar.grid_options("EPSG:6933", 30) == {"output_crs": "EPSG:6933", "resolution": 30}
+    with pytest.raises(ValueError, match="needs a resolution"):
+        sar.grid_options("EPSG:6933")
+    with pytest.raises(ValueError, match="resolution needs output_crs"):
+        sar.grid_options(None, 25)

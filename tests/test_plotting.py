@@ -93,3 +93,9 @@ def test_observation_date_map_has_dates_on_its_colour_bar(tutorial, figures):
     assert fig.axes[0].get_title() == "Observation dates of the 2007 mosaic"
     with pytest.raises(ValueError, match="one time step"):
         sar.plot_observation_dates(tutorial, index=[0, 1])
+
+
+def test_spread_steps(tutorial):
+    assert sar.spread_steps(tutorial, 3) == [0, 6, 11]
+    assert sar.spread_steps(tutorial.isel(time=[0, 1]), 3) == [0, 1]
+    assert sar.spread_steps(tutorial.isel(time=[4]), 3) == [0]
