@@ -26,9 +26,13 @@ cube: $(STAMP)
 	$(BIN)/sar-helpers testcube up
 	$(BIN)/sar-helpers testcube kernel
 
+NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
+
+# The main job: every tutorial notebook run into an HTML report (and its executed notebook).
 demo: setup
-	mkdir -p reports
-	$(BIN)/sar-helpers testcube status | tee reports/testcube-status.txt
+	@for notebook in $(NOTEBOOKS); do \
+		$(BIN)/sar-helpers report $$notebook -o reports/$$(basename $$notebook .ipynb).html || exit 1; \
+	done
 
 test: setup
 	$(BIN)/python -m pytest

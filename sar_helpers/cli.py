@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 
 def _years(text: str) -> list[int]:
@@ -69,7 +71,69 @@ def _build_parser() -> argparse.ArgumentParser:
         parents=[where],
         help="install this environment's Jupyter kernel so that notebooks find the cube by themselves",
     )
+
+    report = commands.add_parser(
+        "report",
+        help="run a tutorial notebook for another area or years into an HTML report",
+        description="Run NOTEBOOK with new parameters (papermill) and write an HTML report and the "
+        "executed notebook beside it. Parameters are checked before anything runs.",
+    )
+    report.add_argument("notebook", help="the notebook, e.g. notebooks/01_ALOS_PALSAR_annual_mosaic.ipynb")
+    report.add_argument("-o", "--output", required=True, help="the HTML report to write, e.g. reports/my_area.html")
+    report.add_argument("--x", nargs=2, metavar=("WEST", "EAST"), help="longitude range (degrees)")
+    report.add_argument("--y", nargs=2, metavar=("SOUTH", "NORTH"), help="latitude range (degrees)")
+    report.add_argument("--time", nargs="+", metavar="DATE", help="first and last year or date, e.g. 2015 2022")
+    report.add_argument("--product", help="the product to load")
+    report.add_argument("--bands", nargs="+", help="the bands to load")
+    report.add_argument("--steps", nargs="+", metavar="STEP", help="years or dates to plot (steps_to_plot)")
+    report.add_argument("--output-crs", help="reproject to this CRS, e.g. EPSG:6933 (with --resolution)")
+    report.add_argument("--resolution", nargs="+", metavar="RES", help="pixel size in the output CRS: 25, or -25 25 (y x)")
+    report.add_argument("--no-input", action="store_true", help="hide the code cells in the HTML report")
+    report.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _number(text: str) -> float | int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number.") from None
+    return int(value) if value.is_integer() and "." not in text else value
+
+
+def _report_overrides(args: argparse.Namespace) -> dict:
+    overrides = {}
+    if args.x:
+        overrides["x"] = [_number(v) for v in args.x]
+    if args.y:
+        overrides["y"] = [_number(v) for v in args.y]
+    if args.time:
+        overrides["time"] = list(args.time)
+    if args.product:
+        overrides["product"] = args.product
+    if args.bands:
+        overrides["bands"] = list(args.bands)
+    if args.steps:
+        overrides["steps_to_plot"] = [int(s) if s.isdigit() else s for s in args.steps]
+    if args.output_crs:
+        overrides["output_crs"] = args.output_crs
+    if args.resolution:
+        values = [_number(v) for v in args.resolution]
+        overrides["resolution"] = values if len(values) > 1 else values[0]
+    return overrides
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .jupyter import CONFIG_VARIABLE, adopt_cube_config
+    from .reports import run
+    from .testcube.cube import TestCube
+
+    os.environ.setdefault(CONFIG_VARIABLE, str(TestCube().config_path))
+    adopt_cube_config()
+    done = run(Path(args.notebook), Path(args.output), _report_overrides(args), args.no_input, not args.quiet)
+    print(f"Report:            {done.html}")
+    print(f"Executed notebook: {done.notebook}")
+    return 0
 
 
 def _testcube(args: argparse.Namespace) -> int:
@@ -106,13 +170,16 @@ def _testcube(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .reports import ReportError
     from .testcube.cube import CubeError
 
     args = _build_parser().parse_args(argv)
     try:
         if args.command == "testcube":
             return _testcube(args)
-    except (CubeError, ValueError) as err:
+        if args.command == "report":
+            return _report(args)
+    except (CubeError, ReportError, ValueError) as err:
         print(f"sar-helpers: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,193 @@
+"""Turn a tutorial notebook into a report for another area and years (papermill + nbconvert).
+
+Parameters are checked before any kernel starts: numbers are numbers, boxes are
+ordered, years belong to the product, products and bands exist, and every string
+matches a strict pattern, so nothing a user types can become code in the notebook.
+The area and years are then looked up in the datacube, so a query with no data
+stops with one sentence instead of a traceback from inside a kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datahandling import grid_options, no_data_message
+from .products import PRODUCTS, get_product
+
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_CRS = re.compile(r"^EPSG:\d{4,6}$")
+
+
+class ReportError(RuntimeError):
+    """The report cannot be made; the message says why and what to change."""
+
+
+@dataclass
+class Report:
+    html: Path
+    notebook: Path
+
+
+def notebook_parameters(notebook: Path) -> dict:
+    """The notebook's parameters and their default values, read from its `parameters` cell."""
+    import papermill
+
+    found = papermill.inspect_notebook(str(notebook))
+    if not found:
+        raise ReportError(f"{notebook} has no cell tagged `parameters`, so it cannot be run as a report.")
+    defaults = {}
+    for name, info in found.items():
+        try:
+            defaults[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            raise ReportError(f"The default of {name} in {notebook} is not a plain value: {info['default']}") from None
+    return defaults
+
+
+def _pair(name: str, value, low: float, high: float) -> list[float]:
+    try:
+        first, second = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ReportError(f"{name} must be two numbers, e.g. --{name} {low + 1} {low + 2}; got {value!r}.") from None
+    if not first < second:
+        raise ReportError(f"{name} must be given smallest first: {first} is not below {second}.")
+    if first < low or second > high:
+        raise ReportError(f"{name} must lie within {low}..{high}; got {first} {second}.")
+    return [first, second]
+
+
+def _time(value, product) -> list[str] | str:
+    values = [value] if isinstance(value, str) else list(value)
+    if not 1 <= len(values) <= 2 or not all(isinstance(v, str) and _DATE.match(v) for v in values):
+        raise ReportError(f"time must be one or two dates like 2015 or 2015-07-01; got {value!r}.")
+    if values[0] > values[-1]:
+        raise ReportError(f"time must be given earliest first: {values[0]} is after {values[-1]}.")
+    first, last = int(values[0][:4]), int(values[-1][:4])
+    years = product.years
+    if first < years[0] or last > years[-1] or not any(first <= y <= last for y in years):
+        raise ReportError(
+            f"{product.name} has mosaics for {', '.join(map(str, years))}; {'-'.join(values)} is outside them."
+        )
+    return values if isinstance(value, (list, tuple)) else value
+
+
+def _steps(value) -> list | None:
+    if value is None:
+        return None
+    values = value if isinstance(value, (list, tuple)) else [value]
+    for v in values:
+        if not (isinstance(v, int) or (isinstance(v, str) and _DATE.match(v))):
+            raise ReportError(f"steps_to_plot must be years, positions or dates like 2015-07-07; got {v!r}.")
+    return list(values)
+
+
+def validate(parameters: dict) -> dict:
+    """Checked, normalised parameters (lists for tuples, as papermill writes them); ReportError if bad."""
+    clean = dict(parameters)
+    for key in ("product", "compare_product"):
+        if key in clean:
+            if clean[key] not in PRODUCTS:
+                raise ReportError(f"Unknown {key} {clean[key]!r}; the products are {', '.join(PRODUCTS)}.")
+    product = get_product(clean.get("product", "alos_palsar_mosaic"))
+    if "x" in clean:
+        clean["x"] = _pair("x", clean["x"], -180, 180)
+    if "y" in clean:
+        clean["y"] = _pair("y", clean["y"], -90, 90)
+    if "time" in clean:
+        clean["time"] = _time(clean["time"], product)
+    if "compare_time" in clean:
+        clean["compare_time"] = _time(clean["compare_time"], get_product(clean.get("compare_product", product.name)))
+    if "bands" in clean:
+        bands = clean["bands"]
+        if not isinstance(bands, (list, tuple)) or not all(isinstance(b, str) for b in bands):
+            raise ReportError(f"bands must be a list of band names; got {bands!r}.")
+        unknown = [b for b in bands if b not in product.bands]
+        if unknown:
+            raise ReportError(f"{product.name} has no band {', '.join(unknown)}; its bands are {', '.join(product.bands)}.")
+        clean["bands"] = list(bands)
+    if "steps_to_plot" in clean:
+        clean["steps_to_plot"] = _steps(clean["steps_to_plot"])
+    crs, resolution = clean.get("output_crs"), clean.get("resolution")
+    if crs is not None and not (isinstance(crs, str) and _CRS.match(crs)):
+        raise ReportError(f"output_crs must look like EPSG:6933; got {crs!r}.")
+    if resolution is not None:
+        values = resolution if isinstance(resolution, (list, tuple)) else [resolution]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v != 0 for v in values) or len(values) > 2:
+            raise ReportError(f"resolution must be a number or a (y, x) pair like -25 25; got {resolution!r}.")
+        clean["resolution"] = list(values) if len(values) == 2 else values[0]
+    try:
+        grid_options(crs, clean.get("resolution"))
+    except ValueError as err:
+        raise ReportError(str(err)) from None
+    return clean
+
+
+def check_coverage(parameters: dict) -> None:
+    """Stop with one sentence if the datacube has no data for the area and years."""
+    import datacube
+
+    product = parameters.get("product", "alos_palsar_mosaic")
+    query = {k: parameters[k] for k in ("x", "y", "time") if k in parameters}
+    time = query.get("time")
+    if isinstance(time, list):
+        query["time"] = tuple(time)
+    with datacube.Datacube(app="sar-helpers-report") as dc:
+        if not dc.find_datasets(product=product, **query):
+            raise ReportError(no_data_message(product, query))
+
+
+def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, progress: bool = True) -> Report:
+    """Execute ``notebook`` with ``overrides`` into ``html`` and an executed notebook beside it.
+
+    Nothing is left at those paths unless the whole notebook ran: a failed run
+    keeps its executed notebook as ``NAME.failed.ipynb`` for reading.
+    """
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    notebook = Path(notebook).resolve()
+    if not notebook.exists():
+        raise ReportError(f"No notebook at {notebook}.")
+    defaults = notebook_parameters(notebook)
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ReportError(f"{notebook.name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(defaults)}.")
+    parameters = validate({**defaults, **overrides})
+    check_coverage(parameters)
+
+    html = Path(html).resolve()
+    html.parent.mkdir(parents=True, exist_ok=True)
+    executed = html.with_suffix(".ipynb")
+    failed = html.with_suffix(".failed.ipynb")
+    partial_ipynb = html.with_name(f".{html.stem}.{os.getpid()}.ipynb")
+    partial_html = html.with_name(f".{html.stem}.{os.getpid()}.html")
+    failed.unlink(missing_ok=True)
+    changed = {k: v for k, v in parameters.items() if k in overrides}
+    try:
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(partial_ipynb), parameters=changed, cwd=str(notebook.parent),
+                progress_bar=progress, report_mode=hide_input, kernel_name="python3",
+            )
+        except papermill.PapermillExecutionError as err:
+            partial_ipynb.replace(failed)
+            reason = (err.evalue or "").strip().splitlines()
+            raise ReportError(
+                f"The notebook stopped in cell {err.exec_count} with {err.ename}"
+                f"{': ' + reason[0] if reason else ''}. No report was written; the executed notebook is {failed}."
+            ) from None
+        body, _ = HTMLExporter(exclude_input=hide_input).from_notebook_node(
+            nbformat.read(partial_ipynb, as_version=4)
+        )
+        partial_html.write_text(body, encoding="utf-8")
+        partial_ipynb.replace(executed)
+        partial_html.replace(html)
+    finally:
+        partial_ipynb.unlink(missing_ok=True)
+        partial_html.unlink(missing_ok=True)
+    return Report(html=html, notebook=executed)

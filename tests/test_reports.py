@@ -1,0 +1,94 @@
+"""`sar-helpers report`: parameterised notebooks into HTML, with checks before any kernel starts."""
+
+import json
+
+import papermill
+import pytest
+
+from conftest import REPO, run_cli
+from sar_helpers.cli import main
+
+ALOS = str(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb")
+
+
+def stdout_of(notebook_path) -> str:
+    cells = json.loads(notebook_path.read_text())["cells"]
+    return "".join(
+        "".join(o.get("text", "")) for c in cells if c["cell_type"] == "code" for o in c["outputs"] if o.get("name") == "stdout"
+    )
+
+
+def test_report_for_another_area(cube, tmp_path):
+    html = tmp_path / "east" / "area.html"
+    result = run_cli("report", ALOS, "--x", "31.95", "32.05", "--y", "30.40", "30.50", "--time", "2015", "2022",
+                     "--no-input", "--quiet", "-o", str(html), timeout=900)
+    assert result.returncode == 0, result.stderr
+    executed = html.with_suffix(".ipynb")
+    assert f"Report:            {html}" in result.stdout and str(executed) in result.stdout
+    # 30.40-30.50 with pixel centres on the 1/4500-degree lattice: rows 136800..137250, 451 of them;
+    # 31.95-32.05 with pixel edges on it: columns 143775..144224, 450 of them.
+    printed = stdout_of(executed)
+    assert "{'time': 8, 'latitude': 451, 'longitude': 450}" in printed
+    cells = json.loads(executed.read_text())["cells"]
+    table = next(
+        "".join(o["data"]["text/plain"]) for c in cells if "".join(c["source"]).startswith("dates = sar.observation_dates")
+        for o in c["outputs"] if "data" in o
+    )
+    assert [line.split()[2] for line in table.splitlines() if "ALOS-2" in line] == [str(y) for y in range(2015, 2023)]
+    page = html.read_text()
+    assert "451" in page and "sar.to_db(ds)" not in page  # outputs in, code hidden
+
+
+def test_report_with_no_data_anywhere_fails_with_one_sentence(cube, tmp_path):
+    """2016 north of 30.578 degrees is a no-data sliver: the datasets exist but hold nothing there."""
+    html = tmp_path / "sliver.html"
+    result = run_cli("report", ALOS, "--x", "31.95", "32.05", "--y", "30.58", "30.60", "--time", "2016", "2016",
+                     "--quiet", "-o", str(html), timeout=900)
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("sar-helpers: The notebook stopped in cell") and "ValueError: " in message
+    assert "has no valid pixels here" in message and "Traceback" not in result.stderr
+    assert not html.exists() and not html.with_suffix(".ipynb").exists()
+    assert html.with_suffix(".failed.ipynb").exists()
+
+
+def test_report_outside_coverage_fails_before_the_notebook_runs(cube, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    html = tmp_path / "nowhere.html"
+    code = main(["report", ALOS, "--x", "10", "10.1", "--y", "5", "5.1", "-o", str(html)])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sar-helpers: No alos_palsar_mosaic data for x=[10.0, 10.1], y=[5.0, 5.1]")
+    assert len(err.splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--x", "32.1", "31.9"], "x must be given smallest first"),
+        (["--x", "31.9", "abc"], "'abc' is not a number"),
+        (["--y", "30", "95"], "y must lie within -90..90"),
+        (["--time", "2011", "2013"], "alos_palsar_mosaic has mosaics for 2007"),
+        (["--time", "2022", "2015"], "time must be given earliest first"),
+        (["--bands", "hh", "vv"], "alos_palsar_mosaic has no band vv"),
+        (["--product", 'x"; import os; os.system("id") #'], "Unknown product"),
+        (["--time", '2015"; import os; #'], "time must be one or two dates"),
+        (["--output-crs", 'EPSG:4326"; print("hi"); "'], "output_crs must look like EPSG:6933"),
+        (["--output-crs", "EPSG:6933"], "needs a resolution too"),
+        (["--steps", "2015'); import os; ('"], "steps_to_plot must be years"),
+    ],
+)
+def test_bad_parameters_fail_before_a_kernel_starts(tmp_path, monkeypatch, capsys, arguments, message):
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    code = main(["report", ALOS, *arguments, "-o", str(tmp_path / "r.html")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_parameter_names_are_refused(tmp_path, monkeypatch, capsys):
+    from sar_helpers.reports import ReportError, run
+
+    with pytest.raises(ReportError, match="has no parameter colour; its parameters are product, x, y"):
+        run(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb", tmp_path / "r.html", {"colour": "red"})
