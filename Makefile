@@ -8,6 +8,7 @@ export SAR_TESTCUBE_DIR := $(CUBE_DIR)
 export ODC_CONFIG_PATH := $(CUBE_DIR)/datacube.conf
 LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888
+LAB_FLAGS := $(if $(LAB_PUBLIC),--public) $(if $(LAB_NO_TOKEN),--no-token --token=)
 
 .PHONY: setup cube demo test lab clean
 
@@ -37,8 +38,9 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# JupyterLab on 127.0.0.1 with a random token; LAB_PUBLIC=1 / LAB_NO_TOKEN=1 to lift either guard.
 lab: setup
-	$(BIN)/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) --notebook-dir=notebooks
+	$(BIN)/sar-helpers lab --ip $(LAB_IP) --port $(LAB_PORT) $(LAB_FLAGS)
 
 clean:
 	-$(BIN)/sar-helpers testcube down

@@ -90,6 +90,19 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--resolution", nargs="+", metavar="RES", help="pixel size in the output CRS: 25, or -25 25 (y x)")
     report.add_argument("--no-input", action="store_true", help="hide the code cells in the HTML report")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    lab = commands.add_parser(
+        "lab",
+        help="start JupyterLab on the notebooks, connected to the test datacube",
+        description="Start JupyterLab on 127.0.0.1 with a random token, after making sure the test "
+        "datacube's server runs. Other interfaces or no token only when asked for explicitly.",
+    )
+    lab.add_argument("--notebook-dir", default="notebooks", help="folder to serve (default: notebooks)")
+    lab.add_argument("--ip", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--token", help="the token to require (default: a random one, printed)")
+    lab.add_argument("--public", action="store_true", help="allow an interface other machines can reach")
+    lab.add_argument("--no-token", action="store_true", help="allow running without a token")
     return parser
 
 
@@ -136,6 +149,21 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lab(args: argparse.Namespace) -> int:
+    from .jupyter import lab_command
+    from .testcube.cube import TestCube
+
+    command, token = lab_command(
+        Path(args.notebook_dir).resolve(), args.ip, args.port, args.token, args.public, args.no_token
+    )
+    cube = TestCube()
+    if not cube.external_db_url and cube.server.initialised:
+        cube.server.start()
+    os.environ.setdefault("ODC_CONFIG_PATH", str(cube.config_path))
+    print(f"JupyterLab: http://{args.ip}:{args.port}/lab" + (f"?token={token}" if token else ""), flush=True)
+    os.execv(command[0], command)
+
+
 def _testcube(args: argparse.Namespace) -> int:
     from .testcube.cube import DEFAULT_BBOX, TestCube
 
@@ -179,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             return _testcube(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "lab":
+            return _lab(args)
     except (CubeError, ReportError, ValueError) as err:
         print(f"sar-helpers: {err}", file=sys.stderr)
         return 1

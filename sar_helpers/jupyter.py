@@ -106,3 +106,37 @@ def install_kernel(config_path: Path, prefix: str = sys.prefix) -> Path:
     }
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
     return folder
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def lab_command(
+    notebook_dir: Path, ip: str = "127.0.0.1", port: int = 8888, token: str | None = None,
+    public: bool = False, no_token: bool = False,
+) -> tuple[list[str], str]:
+    """The command that starts JupyterLab safely, and its token.
+
+    JupyterLab listens on the loopback interface with a token unless the caller
+    explicitly asks for a public interface (``public``) or no token (``no_token``);
+    without a token one is generated.
+    """
+    import secrets
+
+    if ip not in LOOPBACK and not public:
+        raise ValueError(
+            f"Refusing to serve JupyterLab on {ip}, which other machines can reach: anyone there could run "
+            "code as you. Use the default 127.0.0.1, or say --public (make lab LAB_PUBLIC=1) if you mean it."
+        )
+    if token == "" and not no_token:
+        raise ValueError(
+            "Refusing to start JupyterLab without a token: anyone who can reach the port could run code. "
+            "Leave the token out to get a random one, or say --no-token (make lab LAB_NO_TOKEN=1) if you mean it."
+        )
+    if token is None:
+        token = "" if no_token else secrets.token_hex(24)
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--ip={ip}", f"--port={port}",
+        f"--ServerApp.root_dir={notebook_dir}", f"--IdentityProvider.token={token}",
+    ]
+    return command, token
