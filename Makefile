@@ -10,7 +10,7 @@ LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888
 LAB_FLAGS := $(if $(LAB_PUBLIC),--public) $(if $(LAB_NO_TOKEN),--no-token --token=)
 
-.PHONY: setup cube demo test lab clean
+.PHONY: setup cube browser demo test lab clean
 
 setup: cube
 
@@ -35,7 +35,14 @@ demo: setup
 		$(BIN)/sar-helpers report $$notebook -o reports/$$(basename $$notebook .ipynb).html || exit 1; \
 	done
 
-test: setup
+# The end-to-end tests drive Debian's Chromium (browser downloads are not possible here).
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 # JupyterLab on 127.0.0.1 with a random token; LAB_PUBLIC=1 / LAB_NO_TOKEN=1 to lift either guard.

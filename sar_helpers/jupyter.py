@@ -139,4 +139,6 @@ def lab_command(
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--ip={ip}", f"--port={port}",
         f"--ServerApp.root_dir={notebook_dir}", f"--IdentityProvider.token={token}",
     ]
+    if os.geteuid() == 0:  # JupyterLab refuses root unless told; containers and CI run as root
+        command.append("--allow-root")
     return command, token

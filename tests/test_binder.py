@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,8 +26,8 @@ NOT_COPIED = shutil.ignore_patterns(".venv", ".testcube", "reports", "build", ".
 
 @pytest.fixture
 def launch_folder():
-    folder = Path(tempfile_dir := os.environ.get("TMPDIR", "/tmp")) / f"sar-binder-{os.getpid()}-{time.monotonic_ns()}"
-    folder.mkdir(mode=0o755)
+    folder = Path(tempfile.mkdtemp(prefix="sar-binder-"))
+    folder.chmod(0o755)  # the cube's server user must reach it when tests run as root
     yield folder
     cube = TestCube(folder / "repo" / ".testcube")
     cube.server.kill()
