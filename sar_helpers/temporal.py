@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from .datahandling import platforms, require_bands, require_dtype, require_not_empty
+from .statistics import median_of_counts, value_counts
 
 _DAY = np.timedelta64(1, "D")
 
@@ -33,27 +34,6 @@ def _date_band(ds: xr.Dataset) -> xr.DataArray:
     return ds["date"]
 
 
-def _day_counts(date: xr.DataArray) -> np.ndarray:
-    """Histogram of date DNs for each time step: shape (time, 65536); one pass, lazy-friendly."""
-    data = date.data
-    if hasattr(data, "dask"):
-        import dask
-        import dask.array as da
-
-        counts = [da.bincount(data[t].ravel(), minlength=2**16) for t in range(data.shape[0])]
-        return np.stack(dask.compute(*counts))
-    return np.stack([np.bincount(data[t].ravel(), minlength=2**16) for t in range(data.shape[0])])
-
-
-def _median_day(counts: np.ndarray) -> float:
-    """Exact median of the day values described by ``counts`` (counts[0], no data, excluded)."""
-    cumulative = np.cumsum(counts[1:])
-    n = cumulative[-1]
-    lower = np.searchsorted(cumulative, (n - 1) // 2 + 1) + 1
-    upper = np.searchsorted(cumulative, n // 2 + 1) + 1
-    return (lower + upper) / 2
-
-
 def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
     """One row per time step: the mosaic's year, platform, earliest, latest and median
     observation date of its acquired pixels, the span in days, and the share of no data.
@@ -64,7 +44,7 @@ def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
     """
     date = _date_band(ds)
     launches = _launches(ds).values
-    counts = _day_counts(date)
+    counts = value_counts(date)
     rows = []
     empty = []
     for step, label in enumerate(ds.time.values):
@@ -81,7 +61,7 @@ def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
         }
         if acquired:
             days = np.flatnonzero(counts[step][1:]) + 1
-            median = int(np.floor(_median_day(counts[step]) + 0.5))
+            median = int(np.floor(median_of_counts(counts[step]) + 0.5))
             launch = launches[step]
             row.update(
                 earliest=launch + int(days[0]) * _DAY,

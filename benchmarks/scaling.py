@@ -1,0 +1,243 @@
+"""How the analysis scales, measured against the physical floor, in one run.
+
+    .venv/bin/python benchmarks/scaling.py [--tile-dir DIR]
+
+1. Load floor: the tutorial dc.load against reading the same windows straight from
+   the GeoTIFFs with rasterio (no datacube). Target: at most 1.3x.
+2. Whole tile N31E031, 12 years: the lazy pipeline of notebook 03 (yearly statistics,
+   built-up area, change map) on a local Dask cluster, against the published
+   tutorial's eager load-and-convert on as many years as fit; peak resident memory
+   (target: under 1.5 GB for ours) and throughput against the single-core rasterio
+   decode rate of the same files.
+3. How cost grows: time and peak memory for 1, 4 and 12 years, and for a quarter,
+   half and whole tile, with the fitted slope.
+
+The whole tile is generated on first use into --tile-dir (default /tmp/sar-tile-cube,
+about 1.5 GB, a few minutes). Each measured run is a fresh process, so peak memory is
+its own (the client plus its workers, sampled every 0.1 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+TILE = dict(x=(31.0, 32.0), y=(30.0, 31.0))
+TUTORIAL = dict(x=(31.90, 32.10), y=(30.37, 30.55))
+YEARS = [2007, 2008, 2009, 2010, *range(2015, 2023)]
+CHUNKS = {"time": 1, "latitude": 2048, "longitude": 2048}
+
+
+class PeakMemory:
+    """Peak of the summed resident memory of this process and all its descendants."""
+
+    def __init__(self, interval: float = 0.1):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+
+    def _sample(self, interval):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# --------------------------------------------------------------------------- single runs (child processes)
+
+
+def run_ours(config: str, x, y, years: int) -> dict:
+    import datacube
+
+    import sar_helpers as sar
+
+    time_range = (str(YEARS[0]), str(YEARS[years - 1]))
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        client = sar.get_client()
+        with datacube.Datacube(config=config) as dc:
+            ds = sar.load_mosaics(dc, "alos_palsar_mosaic", ["hh", "hv", "mask"], x=x, y=y, time=time_range, dask_chunks=CHUNKS)
+        sar.check_chunks(ds, client)
+        sar.yearly_backscatter(ds)
+        sar.built_up_area(ds).compute()
+        if years > 1:
+            sar.change_map(ds, YEARS[0], YEARS[years - 1]).compute()
+        seconds = time.perf_counter() - start
+        sar.release(client)
+    pixels = ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"]
+    return {"seconds": seconds, "peak_bytes": memory.peak, "pixels": pixels}
+
+
+def run_published(config: str, x, y, years: int) -> dict:
+    import datacube
+
+    time_range = (str(YEARS[0]), str(YEARS[years - 1]))
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        with datacube.Datacube(config=config) as dc:
+            ds = dc.load(product="alos_palsar_mosaic", x=x, y=y, time=time_range, measurements=["hh", "hv", "mask"])
+        ds["hh_db"] = 10 * np.log10(ds.hh.where(ds.mask.isin([50, 255])) ** 2) - 83.0
+        ds["hv_db"] = 10 * np.log10(ds.hv.where(ds.mask.isin([50, 255])) ** 2) - 83.0
+        ds["hvhh_db"] = ds["hv_db"] - ds["hh_db"]
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_bytes": memory.peak, "pixels": ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"]}
+
+
+def child(kind: str, config: str, x, y, years: int) -> dict:
+    command = [sys.executable, __file__, "--child", json.dumps([kind, config, list(x), list(y), years])]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- floors
+
+
+def load_floor(config: str, data: Path) -> tuple[float, float]:
+    """(dc.load seconds, rasterio seconds), best of 3, for the tutorial query."""
+    import datacube
+    import rasterio
+    from rasterio.windows import from_bounds
+
+    bands = {"hh": "sl_HH", "hv": "sl_HV", "mask": "mask", "date": "date"}
+    dc = datacube.Datacube(config=config)
+
+    def with_datacube():
+        return dc.load(product="alos_palsar_mosaic", time=("2007", "2022"), measurements=list(bands), **TUTORIAL)
+
+    geobox = with_datacube().odc.geobox
+    west, south, east, north = geobox.boundingbox
+    height, width = geobox.shape
+
+    def with_rasterio():
+        out = {}
+        for band, stem in bands.items():
+            stack = []
+            for year in YEARS:
+                image = None
+                for path in sorted(data.glob(f"alos_palsar_mosaic/*/{year}/*_{stem}*.tif")):
+                    with rasterio.open(path) as src:
+                        window = from_bounds(west, south, east, north, src.transform).round_offsets().round_lengths()
+                        part = src.read(1, window=window, boundless=True, fill_value=0)[:height, :width]
+                        image = part if image is None else np.where(part != 0, part, image)
+                stack.append(image)
+            out[band] = np.stack(stack)
+        return out
+
+    def best(func):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            func()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    try:
+        return best(with_datacube), best(with_rasterio)
+    finally:
+        dc.close()
+
+
+def decode_rate(data: Path) -> float:
+    """Single-core decode rate of the tile's hh, hv and mask files, in megapixels per second."""
+    import rasterio
+
+    files = [p for year in YEARS for stem in ("sl_HH", "sl_HV", "mask") for p in data.glob(f"alos_palsar_mosaic/N31E031/{year}/*_{stem}*.tif")]
+    with rasterio.Env(GDAL_NUM_THREADS=1):
+        start = time.perf_counter()
+        pixels = 0
+        for path in files:
+            with rasterio.open(path) as src:
+                pixels += src.read(1).size
+        seconds = time.perf_counter() - start
+    return pixels / 3 / 1e6 / seconds  # per pixel of the stack, all three bands decoded
+
+
+# --------------------------------------------------------------------------- main
+
+
+def slope(sizes, values) -> float:
+    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
+
+
+def main() -> None:
+    from sar_helpers.testcube.cube import TestCube
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tile-dir", default="/tmp/sar-tile-cube")
+    args = parser.parse_args()
+
+    project = TestCube()
+    project.up(progress=False)
+    tile_cube = TestCube(args.tile_dir)
+    print(f"Generating the whole tile N31E031 in {tile_cube.folder} if needed ...", flush=True)
+    tile_cube.up(bbox=(31.0, 30.0, 32.0, 31.0), years=set(YEARS), progress=False)
+    config = str(tile_cube.config_path)
+    mib = 2**20
+
+    with_dc, with_rio = load_floor(str(project.config_path), project.data)
+    print("\n1. Load floor (tutorial query, 12 x 811 x 900, 4 bands, best of 3)")
+    print(f"   dc.load {with_dc:.2f} s, rasterio windows {with_rio:.2f} s: ratio {with_dc / with_rio:.2f}x (target <= 1.3x)")
+
+    print("\n2. Whole tile N31E031 (4,500 x 4,500), hh/hv/mask")
+    floor = decode_rate(tile_cube.data)
+    ours = child("ours", config, TILE["x"], TILE["y"], 12)
+    ours_rate = ours["pixels"] / 1e6 / ours["seconds"]
+    print(f"   ours, lazy on a LocalCluster, 12 years: {ours['seconds']:.1f} s, peak {ours['peak_bytes'] / mib:.0f} MiB "
+          f"(target < 1536 MiB), {ours_rate:.1f} MP/s")
+    print(f"   floor: single-core rasterio decode of the same files {floor:.1f} MP/s; ours / floor = {ours_rate / floor:.2f}")
+    eager = {}
+    for years in (1, 2, 4):
+        eager[years] = child("published", config, TILE["x"], TILE["y"], years)
+        print(f"   published tutorial, eager, {years:2d} year(s): {eager[years]['seconds']:.1f} s, peak {eager[years]['peak_bytes'] / mib:.0f} MiB")
+    per_year = (eager[4]["peak_bytes"] - eager[1]["peak_bytes"]) / 3
+    print(f"   published, extrapolated to 12 years: about {(eager[1]['peak_bytes'] + 11 * per_year) / mib:.0f} MiB "
+          f"({per_year / mib:.0f} MiB more per year) against ours {ours['peak_bytes'] / mib:.0f} MiB")
+
+    print("\n3. How cost grows (ours)")
+    by_years = {n: (ours if n == 12 else child("ours", config, TILE["x"], TILE["y"], n)) for n in (1, 4, 12)}
+    for n, run in by_years.items():
+        print(f"   {n:2d} years, whole tile: {run['seconds']:6.1f} s, peak {run['peak_bytes'] / mib:5.0f} MiB")
+    print(f"   slope of time against years: {slope(list(by_years), [r['seconds'] for r in by_years.values()]):.2f} "
+          f"(1.0 = linear); of memory: {slope(list(by_years), [r['peak_bytes'] for r in by_years.values()]):.2f}")
+    areas = {"quarter": 0.5, "half": math.sqrt(0.5), "whole": 1.0}
+    by_area = {}
+    for name, side in areas.items():
+        x = (31.0, 31.0 + side)
+        y = (31.0 - side, 31.0)
+        by_area[name] = ours if name == "whole" else child("ours", config, x, y, 12)
+        print(f"   {name:7} tile, 12 years: {by_area[name]['seconds']:6.1f} s, peak {by_area[name]['peak_bytes'] / mib:5.0f} MiB")
+    sizes = [side**2 for side in areas.values()]
+    print(f"   slope of time against area: {slope(sizes, [r['seconds'] for r in by_area.values()]):.2f}; "
+          f"of memory: {slope(sizes, [r['peak_bytes'] for r in by_area.values()]):.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        kind, config, x, y, years = json.loads(sys.argv[2])
+        result = (run_ours if kind == "ours" else run_published)(config, tuple(x), tuple(y), years)
+        print(json.dumps(result))
+    else:
+        main()

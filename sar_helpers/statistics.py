@@ -1,0 +1,152 @@
+"""Statistics of whole mosaics that stay exact and light on any size of load.
+
+Backscatter and date DNs are uint16, so a per-time-step histogram of 65,536 counts
+describes a band completely: medians, means of linear power, minima and maxima come
+from it exactly, with one pass over the pixels and memory that does not grow with
+the area. On dask-backed data each chunk makes its own histogram and dask sums them,
+so the same code runs on a laptop or a cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .calibration import _table
+from .datahandling import platforms, require_bands, require_dtype, require_not_empty
+from .masking import in_classes
+from .products import VALID_CLASSES, product_of
+
+BINS = 2**16
+
+
+def _block_counts(values: np.ndarray, invalid: np.ndarray | None = None) -> np.ndarray:
+    """Counts of each value per time step of one (time, y, x) block: shape (time, 1, 1, BINS)."""
+    out = np.empty((values.shape[0], 1, 1, BINS), dtype=np.int64)
+    for step in range(values.shape[0]):
+        v = values[step] if invalid is None else np.where(invalid[step], 0, values[step])
+        out[step, 0, 0] = np.bincount(v.ravel(), minlength=BINS)
+    return out
+
+
+def value_counts(da: xr.DataArray, invalid: xr.DataArray | None = None, compute: bool = True):
+    """How many pixels of each time step hold each DN (invalid pixels count as DN 0).
+
+    Returns an int64 array (time, 65536); on dask it is made in one pass, chunk by
+    chunk, and left lazy with ``compute=False`` (to persist it and watch its progress).
+    """
+    require_not_empty(da)
+    require_dtype(da, "uint16")
+    if "time" not in da.dims:
+        da = da.expand_dims("time")
+        invalid = None if invalid is None else invalid.expand_dims("time")
+    data = da.transpose("time", ...).data
+    bad = None if invalid is None else invalid.transpose("time", ...).data
+    if not hasattr(data, "dask"):
+        return _block_counts(np.asarray(data), None if bad is None else np.asarray(bad))[:, 0, 0]
+    import dask.array as dsa
+
+    args = [data] if bad is None else [data, dsa.asarray(bad).rechunk(data.chunks)]
+    chunks = (data.chunks[0], (1,) * len(data.chunks[1]), (1,) * len(data.chunks[2]), (BINS,))
+    counts = dsa.map_blocks(_block_counts, *args, new_axis=3, chunks=chunks, dtype=np.int64).sum(axis=(1, 2))
+    return counts.compute() if compute else counts
+
+
+def median_of_counts(counts: np.ndarray) -> float:
+    """Exact median of the values ``counts`` describes, leaving out value 0 (no data)."""
+    cumulative = np.cumsum(counts[1:])
+    n = cumulative[-1]
+    lower = np.searchsorted(cumulative, (n - 1) // 2 + 1) + 1
+    upper = np.searchsorted(cumulative, n // 2 + 1) + 1
+    return (lower + upper) / 2
+
+
+def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES, compute: bool = True) -> dict:
+    """DN histograms (time, 65536) of hh and hv over pixels whose mask class is in ``classes``.
+
+    Lazy on dask with ``compute=False``: persist them on a cluster and watch the progress.
+    """
+    require_not_empty(ds)
+    bands = [b for b in ("hh", "hv") if b in ds.data_vars]
+    if not bands:
+        require_bands(ds, ["hh"], "backscatter_histograms")
+    require_bands(ds, ["mask"], "backscatter_histograms")
+    invalid = in_classes(ds["mask"], classes, invert=True)
+    return {band: value_counts(ds[band], invalid, compute=compute) for band in bands}
+
+
+def yearly_backscatter(ds: xr.Dataset, histograms: dict | None = None, classes=VALID_CLASSES) -> xr.Dataset:
+    """Per time step and band: mean and median gamma-nought in dB over valid pixels, and their count.
+
+    The mean is taken in linear power and then converted to dB (the mean of dB
+    values would be biased low by speckle); the median of power and of dB is the
+    same pixel. Exact, from the DN histograms (made here unless ``histograms`` from
+    :func:`backscatter_histograms` are given).
+    """
+    histograms = histograms if histograms is not None else backscatter_histograms(ds, classes)
+    constants = [product_of(p).calibration_db for p in platforms(ds)]
+    out = {}
+    for band, counts in histograms.items():
+        counts = np.asarray(counts.compute() if hasattr(counts, "compute") else counts)
+        means, medians, valid = [], [], []
+        for step, constant in enumerate(constants):
+            c = counts[step]
+            n = int(c[1:].sum())
+            valid.append(n)
+            if n == 0:
+                means.append(np.nan)
+                medians.append(np.nan)
+                continue
+            power = _table(constant, "power").astype(np.float64)
+            means.append(10 * np.log10(float((c[1:] * power[1:]).sum() / n)))
+            medians.append(20 * np.log10(median_of_counts(c)) + constant)
+        out[f"{band}_mean_db"] = ("time", np.array(means), {"units": "dB", "long_name": f"mean {band.upper()} gamma-nought (averaged in power)"})
+        out[f"{band}_median_db"] = ("time", np.array(medians), {"units": "dB"})
+        out[f"{band}_valid_pixels"] = ("time", np.array(valid, dtype=np.int64), {"units": "pixels"})
+    return xr.Dataset(out, coords={"time": ds.time, "platform": ds.platform}, attrs=dict(ds.attrs))
+
+
+def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
+    """Area of one pixel in km²: per latitude on a geographic grid, one number on a projected one."""
+    crs = ds.odc.crs
+    if crs.geographic:
+        lat = ds["latitude"]
+        res_lat = abs(float(lat[1] - lat[0])) if lat.size > 1 else 0.000222222222222
+        res_lon = abs(float(ds["longitude"][1] - ds["longitude"][0])) if ds["longitude"].size > 1 else res_lat
+        radius = 6371.0088
+        km_lat = np.deg2rad(res_lat) * radius
+        return (np.deg2rad(res_lon) * radius * np.cos(np.deg2rad(lat))) * km_lat
+    res = ds.odc.geobox.resolution
+    factor = {"metre": 1e-3, "m": 1e-3}.get(crs.units[0], None)
+    if factor is None:
+        raise ValueError(f"Cannot tell pixel areas in units of {crs.units[0]}; reproject to metres.")
+    return abs(res.x * res.y) * factor * factor
+
+
+def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLASSES) -> xr.DataArray:
+    """Area (km²) per time step whose HH gamma-nought is above ``threshold_db`` among valid pixels.
+
+    Built-up land is the brightest L-band HH return; -8 dB separates it from sand,
+    rock and fields in these mosaics. Lazy on dask until the sum is asked for.
+    """
+    require_bands(ds, ["hh", "mask"], "built_up_area")
+    constants = np.array([product_of(p).calibration_db for p in platforms(ds)])
+    # HH above the threshold in dB means DN above this, per time step (no float conversion of pixels).
+    dn_threshold = xr.DataArray(10 ** ((threshold_db - constants) / 20), dims="time", coords={"time": ds.time})
+    bright = (ds.hh > dn_threshold) & in_classes(ds["mask"], classes)
+    area = (bright * pixel_area_km2(ds)).sum(dim=[d for d in ds.hh.dims if d != "time"])
+    area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
+    return area.rename("built_up_km2")
+
+
+def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
+    """``band`` in dB at ``after`` minus at ``before`` (years or dates), NaN where either is masked."""
+    from .calibration import to_db
+    from .plotting import time_steps
+
+    first, last = time_steps(ds, [before])[0], time_steps(ds, [after])[0]
+    pair = ds[[band, "mask"]].isel(time=[first, last])
+    db = to_db(pair)[f"{band}_db"]
+    change = db.isel(time=1) - db.isel(time=0)
+    change.attrs = {"units": "dB", "long_name": f"change of {band.upper()} from {before} to {after}"}
+    return change.drop_vars(["time", "platform", "instrument"], errors="ignore").rename(f"{band}_change_db")

@@ -1,0 +1,127 @@
+"""The Dask pipeline on a real scheduler with two worker processes, against the same pipeline run eagerly."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dask.array as dsa
+import numpy as np
+import pytest
+import xarray as xr
+
+import sar_helpers as sar
+from conftest import TUTORIAL_QUERY
+from sar_helpers.cluster import ClusterError
+from sar_helpers.statistics import value_counts
+
+DASK = str(Path(sys.executable).with_name("dask"))
+QUERY = dict(x=(31.97, 32.03), y=(30.44, 30.50), time=("2007", "2022"))
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1, stopped however the tests end."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    processes = [subprocess.Popen(
+        [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for n in range(2):
+            processes.append(subprocess.Popen(
+                [DASK, "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
+                 "--memory-limit", "2GB", "--no-dashboard", "--name", f"worker-{n}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+        client = sar.get_client(address)
+        client.wait_for_workers(2, timeout=60)
+        yield client
+        sar.release(client)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def eager(dc):
+    return sar.load_mosaics(dc, "alos_palsar_mosaic", ["hh", "hv", "mask"], **QUERY)
+
+
+@pytest.fixture(scope="module")
+def lazy(dc):
+    return sar.load_mosaics(dc, "alos_palsar_mosaic", ["hh", "hv", "mask"], dask_chunks={"time": 1, "latitude": 128, "longitude": 128}, **QUERY)
+
+
+def test_histograms_on_the_cluster_equal_numpy(scheduler, eager, lazy):
+    assert len(scheduler.scheduler_info()["workers"]) == 2
+    on_cluster = sar.backscatter_histograms(lazy)
+    invalid = ~eager.mask.isin([50, 255]).values
+    for band in ("hh", "hv"):
+        dn = np.where(invalid, 0, eager[band].values)
+        expected = np.stack([np.bincount(dn[t].ravel(), minlength=2**16) for t in range(dn.shape[0])])
+        np.testing.assert_array_equal(on_cluster[band], expected)
+    processed = {w["name"] for w in scheduler.scheduler_info()["workers"].values() if w["metrics"]["task_counts"]}
+    assert len(scheduler.run(lambda: 1)) == 2 and processed
+
+
+def test_yearly_statistics_agree_with_plain_numpy(scheduler, eager, lazy):
+    stats = sar.yearly_backscatter(lazy)
+    valid = eager.mask.isin([50, 255]).values
+    for step in range(eager.sizes["time"]):
+        for band in ("hh", "hv"):
+            dn = eager[band].values[step][valid[step]].astype("float64")
+            power = dn**2 * 10 ** (-83.0 / 10)
+            assert stats[f"{band}_valid_pixels"].values[step] == dn.size
+            assert stats[f"{band}_mean_db"].values[step] == pytest.approx(10 * np.log10(power.mean()), abs=1e-4)
+            assert stats[f"{band}_median_db"].values[step] == pytest.approx(20 * np.log10(np.median(dn)) - 83.0, abs=1e-4)
+
+
+def test_built_up_area_and_change_map_agree_with_the_eager_run(scheduler, eager, lazy):
+    area = sar.built_up_area(lazy, -8.0)
+    assert hasattr(area.data, "dask")
+    np.testing.assert_allclose(area.compute().values, sar.built_up_area(eager, -8.0).values, rtol=1e-12)
+    assert (np.diff(area.values) >= -0.05 * area.values[:-1]).all()  # the town grows
+    change = sar.change_map(lazy, 2007, 2022)
+    np.testing.assert_allclose(change.compute().values, sar.change_map(eager, 2007, 2022).values, atol=1e-4, equal_nan=True)
+
+
+def test_built_up_area_uses_true_pixel_sizes(eager):
+    everything = sar.built_up_area(eager.assign(hh=eager.hh * 0 + 60000, mask=eager.mask * 0 + 255), -8.0)
+    # 0.06 x 0.06 degrees at latitude 30.47: 6.67 km x 5.75 km
+    assert float(everything[0]) == pytest.approx(0.06 * 111.195 * 0.06 * 111.195 * np.cos(np.deg2rad(30.47)), rel=0.01)
+
+
+def test_a_scheduler_that_does_not_answer_fails_within_seconds():
+    start = time.monotonic()
+    with pytest.raises(ClusterError, match="No Dask scheduler answered at tcp://127.0.0.1:9 within 5 s"):
+        sar.get_client("tcp://127.0.0.1:9")
+    assert time.monotonic() - start < 60  # guards against a hang, not a speed target
+
+
+def test_a_chunk_too_big_for_the_workers_is_warned_about_before_computing(scheduler):
+    tile = xr.Dataset({"hh": (("time", "latitude", "longitude"), dsa.zeros((12, 4500, 4500), dtype="uint16", chunks=-1))})
+    with pytest.warns(UserWarning, match="more than a worker's"):
+        sar.check_chunks(tile, scheduler)
+    small = tile.chunk({"time": 1, "latitude": 1024, "longitude": 1024})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sar.check_chunks(small, scheduler) == 1024 * 1024 * 2 * 6
+
+
+def test_value_counts_of_a_single_step(eager):
+    counts = value_counts(eager.hh.isel(time=0))
+    assert counts.shape == (1, 2**16) and counts.sum() == eager.hh.isel(time=0).size
