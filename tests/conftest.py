@@ -99,7 +99,7 @@ def figures() -> Path:
     return folder
 
 
-def synthetic(values, platforms=("ALOS",), band="hh", mask=None) -> "xr.Dataset":
+def synthetic(values, platforms=("ALOS",), band="hh", mask=None):
     """A tiny dataset shaped like a load: values (time, y, x) with a platform per step."""
     import numpy as np
     import xarray as xr

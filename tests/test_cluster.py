@@ -12,7 +12,6 @@ import pytest
 import xarray as xr
 
 import sar_helpers as sar
-from conftest import TUTORIAL_QUERY
 from sar_helpers.cluster import ClusterError
 from sar_helpers.statistics import value_counts
 

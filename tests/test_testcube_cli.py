@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from conftest import SMALL_BBOX, run_cli
 from sar_helpers.testcube.cube import TestCube

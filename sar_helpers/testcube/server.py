@@ -12,7 +12,6 @@ import importlib.util
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -51,19 +50,6 @@ def _ensure_service_user() -> None:
             check=True,
             capture_output=True,
         )
-
-
-def _socket_path_fits(folder: Path) -> bool:
-    path = str(folder / _SOCKET_NAME)
-    probe = socket.socket(socket.AF_UNIX)
-    try:
-        probe.bind(path)
-    except OSError:
-        return False
-    finally:
-        probe.close()
-        Path(path).unlink(missing_ok=True)
-    return True
 
 
 def _stop_orphans(data: Path) -> None:
