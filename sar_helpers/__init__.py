@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from .calibration import db_to_dn, hv_hh_ratio, power_to_db, to_db, to_power
 from .cluster import check_chunks, get_client, release
+from .cog import write_cog
 from .datahandling import add_platform, grid_options, load_mosaics
 from .maps import display_map
 from .masking import valid_mask
@@ -22,5 +23,5 @@ __all__ = [
     "db_to_dn", "display_map", "get_client", "grid_options", "histograms", "hv_hh_ratio",
     "load_mosaics", "observation_date_map", "observation_dates", "plot_observation_dates",
     "power_to_db", "relabel_time", "release", "rgb", "spread_steps", "to_db", "to_power",
-    "valid_mask", "yearly_backscatter",
+    "valid_mask", "write_cog", "yearly_backscatter",
 ]

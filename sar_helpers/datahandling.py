@@ -92,9 +92,9 @@ def grid_options(output_crs: str | None = None, resolution=None) -> dict:
         return {}
     if resolution is None:
         raise ValueError(f"output_crs={output_crs!r} needs a resolution too, e.g. resolution=(-25, 25) for 25 m pixels.")
-    from odc.geo import resyx_
+    from odc.geo import Resolution, resyx_
 
-    if isinstance(resolution, (int, float)):
+    if isinstance(resolution, (int, float, Resolution)):
         return {"output_crs": output_crs, "resolution": resolution}
     y, x = resolution
     return {"output_crs": output_crs, "resolution": resyx_(y, x)}

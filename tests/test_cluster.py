@@ -96,6 +96,18 @@ def test_built_up_area_and_change_map_agree_with_the_eager_run(scheduler, eager,
     np.testing.assert_allclose(change.compute().values, sar.change_map(eager, 2007, 2022).values, atol=1e-4, equal_nan=True)
 
 
+def test_change_map_is_written_as_a_cloud_optimized_geotiff(eager, tmp_path):
+    import rasterio
+
+    path = tmp_path / "change.tif"
+    change = sar.change_map(eager, 2007, 2022)
+    sar.write_cog(change, path)
+    with rasterio.open(path) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" and src.crs.to_epsg() == 4326
+        assert src.profile["tiled"] and (src.profile["blockxsize"], src.profile["blockysize"]) == (512, 512)
+        np.testing.assert_array_equal(src.read(1), change.values)
+
+
 def test_built_up_area_uses_true_pixel_sizes(eager):
     everything = sar.built_up_area(eager.assign(hh=eager.hh * 0 + 60000, mask=eager.mask * 0 + 255), -8.0)
     # 0.06 x 0.06 degrees at latitude 30.47: 6.67 km x 5.75 km

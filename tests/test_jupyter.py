@@ -87,3 +87,16 @@ def test_a_database_that_goes_down_gets_one_clear_sentence(small_cube, scratch):
     assert "`make setup` (or `sar-helpers testcube up`)" in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err + out
+
+
+def test_lab_refuses_public_interfaces_and_empty_tokens_unless_asked(tmp_path):
+    from sar_helpers.jupyter import lab_command
+
+    with pytest.raises(ValueError, match="Refusing to serve JupyterLab on 0.0.0.0"):
+        lab_command(tmp_path, ip="0.0.0.0")
+    with pytest.raises(ValueError, match="without a token"):
+        lab_command(tmp_path, token="")
+    command, token = lab_command(tmp_path)
+    assert len(token) == 48 and f"--IdentityProvider.token={token}" in command and "--ip=127.0.0.1" in command
+    command, token = lab_command(tmp_path, ip="0.0.0.0", public=True, token="", no_token=True)
+    assert token == "" and "--ip=0.0.0.0" in command

@@ -92,3 +92,11 @@ def test_unknown_parameter_names_are_refused(tmp_path, monkeypatch, capsys):
 
     with pytest.raises(ReportError, match="has no parameter colour; its parameters are product, x, y"):
         run(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb", tmp_path / "r.html", {"colour": "red"})
+
+
+def test_report_reprojected_from_the_parameters(cube, tmp_path):
+    html = tmp_path / "jers_6933.html"
+    result = run_cli("report", str(REPO / "notebooks" / "02_JERS_annual_mosaic.ipynb"), "--output-crs", "EPSG:6933",
+                     "--resolution", "-25", "25", "--quiet", "-o", str(html), timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "{'time': 1, 'y': 795, 'x': 773}" in stdout_of(html.with_suffix(".ipynb"))

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import rasterio
-import rasterio.shutil
 from affine import Affine
-from rasterio.io import MemoryFile
 
+from ..cog import write_array
 from ..products import CRS, NODATA, Product
 from .documents import file_name
 from .grid import Tile, Window
@@ -37,37 +35,10 @@ def render_window(product: Product, year: int, window: Window) -> dict[str, np.n
     return out
 
 
-def write_cog(path: Path, values: np.ndarray, window: Window, band: str) -> None:
-    """Write one band as a COG: DEFLATE, predictor 2, 512 x 512 blocks, overviews, nodata 0."""
-    height, width = values.shape
-    profile = {
-        "driver": "GTiff",
-        "height": height,
-        "width": width,
-        "count": 1,
-        "dtype": values.dtype.name,
-        "crs": CRS,
-        "transform": Affine(*window.transform),
-        "nodata": NODATA,
-    }
-    with MemoryFile() as memory:
-        with memory.open(**profile) as staging:
-            staging.write(values, 1)
-            staging.set_band_description(1, band)
-        with memory.open() as staging:
-            rasterio.shutil.copy(
-                staging,
-                path,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                PREDICTOR="2",
-                BLOCKSIZE="512",
-                OVERVIEW_RESAMPLING=OVERVIEW_RESAMPLING[band],
-                NUM_THREADS="1",
-            )
-
-
 def write_dataset_rasters(folder: Path, product: Product, tile: Tile, year: int, window: Window) -> None:
     """Render and write every band of one tile-year into ``folder``."""
     for band, values in render_window(product, year, window).items():
-        write_cog(folder / file_name(product, tile, year, band), values, window, band)
+        write_array(
+            folder / file_name(product, tile, year, band), values, Affine(*window.transform), CRS, NODATA,
+            band, OVERVIEW_RESAMPLING[band],
+        )
