@@ -68,8 +68,8 @@ def _convert(da: xr.DataArray, invalid: xr.DataArray | None, quantity: str) -> x
             for g in groups
         ]
         out = xr.concat(parts, dim="time").isel(time=np.argsort(np.concatenate(groups)))
-    what = "(dB)" if quantity == "db" else "(linear power)"
-    out.attrs = {"units": "dB" if quantity == "db" else "1", "long_name": f"{str(da.name).upper()} gamma-nought {what}"}
+    what = "" if quantity == "db" else ", linear power"
+    out.attrs = {"units": "dB" if quantity == "db" else "1", "long_name": f"{str(da.name).upper()} gamma-nought{what}"}
     return out.rename(f"{da.name}_{quantity}")
 
 
@@ -114,7 +114,7 @@ def to_db(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, cla
     out = xr.Dataset({f"{b}_db": _convert(data[b], invalid, "db") for b in bands}, attrs=dict(data.attrs))
     if {"hh", "hv"} <= set(bands):
         ratio = out["hv_db"] - out["hh_db"]  # float32 already: no copy
-        ratio.attrs = {"units": "dB", "long_name": "HV/HH cross-polarisation ratio (dB)"}
+        ratio.attrs = {"units": "dB", "long_name": "HV/HH cross-polarisation ratio"}
         out["hvhh_db"] = ratio
     return out
 

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 
 from conftest import SMALL_BBOX, run_cli
 from sar_helpers.testcube.cube import TestCube
@@ -61,8 +62,10 @@ def test_the_server_listens_on_a_private_socket_only(scratch):
     assert (run / ".s.PGSQL.5432").is_socket()
     assert run.stat().st_mode & 0o777 == 0o700
     pid = int((scratch / "pg" / "data" / "postmaster.pid").read_text().split()[0])
-    listening = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
-    assert f"pid={pid}," not in listening
+    server = psutil.Process(pid)
+    inet = [c for p in [server, *server.children(recursive=True)] for c in p.net_connections(kind="inet")]
+    assert inet == [], "the server must not use TCP or UDP at all"
+    assert any(c.laddr == str(run / ".s.PGSQL.5432") for c in server.net_connections(kind="unix"))
 
 
 def test_a_larger_box_replaces_datasets_without_duplicates(scratch):
