@@ -2,26 +2,41 @@
 
 One module per concern: ``products`` (facts), ``datahandling`` (loading with metadata),
 ``masking``, ``calibration``, ``temporal`` (observation dates), ``plotting``, ``maps``,
-``statistics`` and ``cluster`` (large loads on Dask), ``reports``, ``jupyter``, and
-``testcube`` (the local test datacube). The names most notebooks need are here.
+``statistics`` and ``cluster`` (large loads on Dask), ``cog``, ``reports``, ``jupyter``,
+and ``testcube`` (the local test datacube). The names most notebooks need are here,
+imported on first use so that the command line does not pay for matplotlib or folium.
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .calibration import db_to_dn, hv_hh_ratio, power_to_db, to_db, to_power
-from .cluster import check_chunks, get_client, release
-from .cog import write_cog
-from .datahandling import add_platform, grid_options, load_mosaics
-from .maps import display_map
-from .masking import valid_mask
-from .plotting import histograms, plot_observation_dates, rgb, spread_steps
-from .statistics import backscatter_histograms, built_up_area, change_map, yearly_backscatter
-from .temporal import observation_date_map, observation_dates, relabel_time
+_EXPORTS = {
+    "add_platform": "datahandling", "grid_options": "datahandling", "load_mosaics": "datahandling",
+    "valid_mask": "masking",
+    "db_to_dn": "calibration", "hv_hh_ratio": "calibration", "power_to_db": "calibration",
+    "to_db": "calibration", "to_power": "calibration",
+    "observation_date_map": "temporal", "observation_dates": "temporal", "relabel_time": "temporal",
+    "histograms": "plotting", "plot_observation_dates": "plotting", "rgb": "plotting", "spread_steps": "plotting",
+    "display_map": "maps",
+    "backscatter_histograms": "statistics", "built_up_area": "statistics", "change_map": "statistics",
+    "yearly_backscatter": "statistics",
+    "check_chunks": "cluster", "get_client": "cluster", "release": "cluster",
+    "write_cog": "cog",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "add_platform", "backscatter_histograms", "built_up_area", "change_map", "check_chunks",
-    "db_to_dn", "display_map", "get_client", "grid_options", "histograms", "hv_hh_ratio",
-    "load_mosaics", "observation_date_map", "observation_dates", "plot_observation_dates",
-    "power_to_db", "relabel_time", "release", "rgb", "spread_steps", "to_db", "to_power",
-    "valid_mask", "write_cog", "yearly_backscatter",
-]
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sar_helpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
