@@ -30,7 +30,7 @@ BACKSCATTER_BANDS = ("hh", "hv")
 
 
 @lru_cache
-def _table(calibration_db: float, quantity: str) -> np.ndarray:
+def dn_table(calibration_db: float, quantity: str) -> np.ndarray:
     """Answer for every uint16 DN: 'db' or linear 'power'; NaN for DN 0."""
     dn = np.arange(2**16, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -55,7 +55,7 @@ def _convert(da: xr.DataArray, invalid: xr.DataArray | None, quantity: str) -> x
 
     def convert(dn, bad, constant):
         args = [dn] if bad is None else [dn, bad]
-        table = _table(constant, quantity)
+        table = dn_table(constant, quantity)
         return xr.apply_ufunc(_lookup, *args, kwargs={"table": table}, dask="parallelized", output_dtypes=[np.float32])
 
     if "time" not in da.dims or len(set(constants)) == 1:

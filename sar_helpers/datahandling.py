@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import xarray as xr
 
-from .products import Platform, Product, get_platform, get_product
+from .products import Platform, get_platform, get_product
 
 
 def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
@@ -146,15 +146,3 @@ def platforms(ds: xr.Dataset | xr.DataArray) -> list[Platform]:
         )
     names = np.atleast_1d(ds.coords["platform"].values)
     return [get_platform(str(name)) for name in names]
-
-
-def product_of_data(ds: xr.Dataset | xr.DataArray) -> Product:
-    """The product the data was loaded from (its ``product`` attribute, else its platforms)."""
-    from .products import product_of
-
-    if "product" in ds.attrs:
-        return get_product(ds.attrs["product"])
-    found = {product_of(p).name for p in platforms(ds)}
-    if len(found) != 1:
-        raise ValueError(f"The data mixes products ({', '.join(sorted(found))}); handle one at a time.")
-    return get_product(found.pop())

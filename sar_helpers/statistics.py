@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .calibration import _table
+from .calibration import dn_table
 from .datahandling import platforms, require_bands, require_dtype, require_not_empty
 from .masking import in_classes
 from .products import VALID_CLASSES, product_of
@@ -97,7 +97,7 @@ def yearly_backscatter(ds: xr.Dataset, histograms: dict | None = None, classes=V
                 means.append(np.nan)
                 medians.append(np.nan)
                 continue
-            power = _table(constant, "power").astype(np.float64)
+            power = dn_table(constant, "power").astype(np.float64)
             means.append(10 * np.log10(float((c[1:] * power[1:]).sum() / n)))
             medians.append(20 * np.log10(median_of_counts(c)) + constant)
         out[f"{band}_mean_db"] = ("time", np.array(means), {"units": "dB", "long_name": f"mean {band.upper()} gamma-nought (averaged in power)"})
