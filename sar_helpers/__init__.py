@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "add_platform": "datahandling", "grid_options": "datahandling", "load_mosaics": "datahandling",
+    "platforms": "datahandling",
     "valid_mask": "masking",
     "db_to_dn": "calibration", "hv_hh_ratio": "calibration", "power_to_db": "calibration",
     "to_db": "calibration", "to_power": "calibration",

@@ -1,8 +1,8 @@
 """DN to gamma-nought backscatter: decibels, linear power, and back.
 
 gamma-nought [dB] = 10 * log10(DN**2) + K, with K = -83.0 dB for ALOS/ALOS-2 PALSAR
-and -84.66 dB for JERS-1 SAR. K is chosen per time step from the platform that
-acquired it (the ``platform`` coordinate; see :func:`sar_helpers.add_platform`).
+and -84.66 dB for JERS-1 SAR. K is chosen per time step from the satellite that
+acquired it, which the mosaic's year names (see :func:`sar_helpers.platforms`).
 
 The conversion is one table look-up per pixel: DN is uint16, so every possible
 answer is computed once (65,536 float32 values) and the result is the only array

@@ -1,9 +1,10 @@
-"""Loading mosaics with the metadata the other helpers need, and checking what was loaded.
+"""Loading mosaics, knowing which satellite made each one, and checking what was loaded.
 
-``dc.load`` returns pixels only. Which satellite each time step comes from (and so
-which launch date its ``date`` band counts from, and which calibration applies) is
-in the datasets' metadata: :func:`add_platform` copies it onto the loaded data as a
-``platform`` coordinate along ``time``.
+``dc.load`` returns pixels only. Which satellite made each time step decides which
+launch date its ``date`` band counts from and which calibration applies. For these
+products the mosaic's year tells (:func:`platforms`), so plain ``dc.load`` output is
+enough; :func:`add_platform` copies the datasets' own metadata on as well, and then
+the two are checked against each other.
 """
 
 from __future__ import annotations
@@ -12,28 +13,32 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from .products import Platform, get_platform, get_product
+from .products import Platform, get_product, platform_in_orbit, platforms_named
 
 
 def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
-    """Label each time step of ``ds`` with the platform of the datasets behind it.
+    """Copy the datasets' metadata onto ``ds``: ``platform``, ``instrument`` and (where
+    the datasets give it) ``launchdate`` coordinates along ``time``, and the attribute
+    ``product``.
 
-    ``datasets`` are the ODC datasets the load used (``dc.find_datasets`` with the
-    same query). Adds the coordinates ``platform`` and ``instrument`` along ``time``
-    and the attribute ``product``.
+    ``datasets`` are the ODC datasets the load used (``dc.find_datasets`` with the same
+    query). The helpers do not need this (a mosaic's year names its satellite), but
+    with it they check the year against the metadata.
     """
     require_not_empty(ds)
-    by_time: dict[np.datetime64, set[tuple[str, str]]] = defaultdict(set)
+    by_time: dict[np.datetime64, set[tuple[str, str, str]]] = defaultdict(set)
     products = set()
     for dataset in datasets:
         label = np.datetime64(dataset.center_time.replace(tzinfo=None), "ns")
-        by_time[label].add((dataset.metadata.platform, dataset.metadata.instrument))
+        launch = str(dataset.metadata_doc.get("properties", {}).get("launchdate", ""))
+        by_time[label].add((dataset.metadata.platform or "", dataset.metadata.instrument or "", launch))
         products.add(dataset.product.name)
     if len(products) > 1:
         raise ValueError(f"The datasets come from several products ({', '.join(sorted(products))}); load one product at a time.")
-    platforms, instruments = [], []
+    found_per_step = []
     for label in ds.time.values:
         found = by_time.get(np.datetime64(label, "ns"), set())
         if len(found) != 1:
@@ -42,12 +47,13 @@ def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
                 f"Time step {np.datetime_as_string(label, unit='D')} has {what} among those given; "
                 "pass the datasets of the same query to add_platform (dc.find_datasets(product=..., x=..., y=..., time=...))."
             )
-        (platform, instrument), = found
-        get_platform(platform)  # a known SAR mosaic platform, or a clear error
-        platforms.append(platform)
-        instruments.append(instrument)
-    out = ds.assign_coords(platform=("time", platforms), instrument=("time", instruments))
+        found_per_step.append(found.pop())
+    platform, instrument, launch = (list(column) for column in zip(*found_per_step))
+    out = ds.assign_coords(platform=("time", platform), instrument=("time", instrument))
+    if all(launch):
+        out = out.assign_coords(launchdate=("time", launch))
     out.attrs["product"] = products.pop()
+    platforms(out)  # the metadata agrees with the years, or a clear error
     return out
 
 
@@ -135,14 +141,52 @@ def require_dtype(da: xr.DataArray, dtype: str, hint: str = "") -> None:
         )
 
 
-def platforms(ds: xr.Dataset | xr.DataArray) -> list[Platform]:
-    """The platform of each time step, from the ``platform`` coordinate; a clear error without it."""
+def mosaic_years(ds: xr.Dataset | xr.DataArray) -> list[int]:
+    """The year of each time step's mosaic: the ``mosaic`` coordinate where
+    :func:`sar_helpers.relabel_time` left one, else the year of the time label."""
     require_not_empty(ds)
-    if "platform" not in ds.coords:
+    if "mosaic" in ds.coords:
+        return [int(year) for year in np.atleast_1d(ds.coords["mosaic"].values)]
+    if "time" not in ds.coords:
         raise ValueError(
-            "The data does not say which satellite each time step comes from, so the launch "
-            "date and calibration cannot be chosen. Load with sar_helpers.load_mosaics(dc, ...) "
-            "or add it with sar_helpers.add_platform(ds, dc.find_datasets(...))."
+            "The data has no time coordinate, so the year (and from it the satellite, launch date "
+            "and calibration) of each mosaic is unknown. Keep the time coordinate as dc.load gives it."
         )
-    names = np.atleast_1d(ds.coords["platform"].values)
-    return [get_platform(str(name)) for name in names]
+    return pd.DatetimeIndex(np.atleast_1d(ds.coords["time"].values)).year.tolist()
+
+
+def platforms(ds: xr.Dataset | xr.DataArray) -> list[Platform]:
+    """The satellite of each time step, which fixes its launch date and calibration.
+
+    The mosaic's year names it (JERS-1 1992-1998, ALOS 2006-2011, ALOS-2 from 2014), so
+    plain ``dc.load`` output is enough. Metadata copied on by :func:`add_platform` is
+    checked against the year: a ``platform`` coordinate ("ALOS-2", or Digital Earth
+    Africa's "ALOS/ALOS-2") must name that satellite, a ``launchdate`` must be its
+    launch; a ValueError says which time step disagrees.
+    """
+    years = mosaic_years(ds)
+    labels = _per_step(ds, "platform", len(years))
+    launches = _per_step(ds, "launchdate", len(years))
+    out = []
+    for year, label, launch in zip(years, labels, launches):
+        platform = platform_in_orbit(year)
+        if label is not None and platform not in platforms_named(label):
+            raise ValueError(
+                f"The {year} mosaic is labelled platform {label!r}, but only {platform.name} made mosaics "
+                f"in {year}. The time labels and the metadata disagree: check both (was the time axis relabelled?)."
+            )
+        if launch is not None and pd.Timestamp(launch).date() != platform.launch:
+            raise ValueError(
+                f"The {year} mosaic has launchdate {launch!r}, but its satellite {platform.name} was launched "
+                f"on {platform.launch}. The time labels and the metadata disagree: check both."
+            )
+        out.append(platform)
+    return out
+
+
+def _per_step(ds: xr.Dataset | xr.DataArray, name: str, steps: int) -> list:
+    """A coordinate's value for each time step, or None for each where it is absent."""
+    if name not in ds.coords:
+        return [None] * steps
+    values = np.broadcast_to(np.atleast_1d(ds.coords[name].values), (steps,))
+    return [str(value) or None for value in values]

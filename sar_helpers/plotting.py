@@ -12,6 +12,7 @@ import xarray as xr
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.ticker import MaxNLocator
 
+from .calibration import hv_hh_ratio
 from .datahandling import require_bands, require_not_empty
 from .temporal import observation_date_map
 
@@ -117,10 +118,13 @@ def rgb(
     between ``percentile_stretch`` percentiles if given, else between min and max.
     NaN (no data, masked) is drawn black. ``index`` picks time steps: positions,
     years or dates (see :func:`time_steps`). Panel titles give each step's date.
+    A ``hvhh`` band that the data lacks is made from hh and hv (:func:`hv_hh_ratio`).
     """
     require_not_empty(ds)
     if len(bands) != 3:
         raise ValueError(f"rgb needs exactly three bands (red, green, blue), not {len(bands)}.")
+    if "hvhh" in bands and "hvhh" not in ds.data_vars and {"hh", "hv"} <= set(ds.data_vars):
+        ds = ds.assign(hvhh=hv_hh_ratio(ds))
     require_bands(ds, bands, "rgb")
     steps = time_steps(ds, index)
     channels = []

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from importlib.resources import files
+
+import yaml
 
 #: Pixel size of the mosaics in degrees (0.8 arc-second, about 25 m), as the
 #: product definitions state it.
@@ -42,43 +45,28 @@ class Platform:
     name: str
     instrument: str
     launch: _dt.date
+    #: Years of this satellite's mosaics.
     years: tuple[int, ...]
+    #: First and last year in orbit (None: still flying). The three satellites' years
+    #: do not overlap, so a mosaic's year names its satellite.
+    in_orbit: tuple[int, int | None]
     #: Suffix of the file names of this platform's mosaics, e.g. ``_F02DAR``.
     file_suffix: str
 
+    def flew_in(self, year: int) -> bool:
+        first, last = self.in_orbit
+        return first <= year and (last is None or year <= last)
 
-ALOS = Platform("ALOS", "PALSAR", _dt.date(2006, 1, 24), (2007, 2008, 2009, 2010), "")
-ALOS2 = Platform(
-    "ALOS-2", "PALSAR-2", _dt.date(2014, 5, 24), tuple(range(2015, 2023)), "_F02DAR"
+
+ALOS = Platform(
+    "ALOS", "PALSAR", _dt.date(2006, 1, 24), (2007, 2008, 2009, 2010), (2006, 2011), "_F__DAR"
 )
-JERS1 = Platform("JERS-1", "SAR", _dt.date(1992, 2, 11), (1996,), "")
+ALOS2 = Platform(
+    "ALOS-2", "PALSAR-2", _dt.date(2014, 5, 24), tuple(range(2015, 2023)), (2014, None), "_F02DAR"
+)
+JERS1 = Platform("JERS-1", "SAR", _dt.date(1992, 2, 11), (1996,), (1992, 1998), "")
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (ALOS, ALOS2, JERS1)}
-
-
-@dataclass(frozen=True)
-class Measurement:
-    name: str
-    dtype: str
-    aliases: tuple[str, ...] = ()
-    description: str = ""
-
-
-MEASUREMENTS: dict[str, Measurement] = {
-    m.name: m
-    for m in (
-        Measurement("hh", "uint16", description="HH backscatter amplitude, DN"),
-        Measurement("hv", "uint16", description="HV backscatter amplitude, DN"),
-        Measurement("date", "uint16", description="observation date, days after launch"),
-        Measurement(
-            "linci",
-            "uint8",
-            ("local incidence angle", "incidence"),
-            "local incidence angle, degrees",
-        ),
-        Measurement("mask", "uint8", description="quality mask, see flags_definition"),
-    )
-}
 
 
 @dataclass(frozen=True)
@@ -86,11 +74,24 @@ class Product:
     """An annual mosaic product as the datacube knows it."""
 
     name: str
-    title: str
     platforms: tuple[Platform, ...]
     bands: tuple[str, ...]
     #: Calibration constant of gamma-nought: dB = 10*log10(DN**2) + calibration.
     calibration_db: float
+    #: ``eo:platform`` and ``eo:instrument`` as Digital Earth Africa's dataset metadata
+    #: gives them for every dataset of the product ("ALOS/ALOS-2" for ALOS and ALOS-2 alike).
+    platform_label: str
+    instrument_label: str
+
+    @property
+    def cf(self) -> str:
+        """The calibration factor as the dataset metadata states it, e.g. "83.0 dB"."""
+        return f"{-self.calibration_db} dB"
+
+    def published_definition(self) -> dict:
+        """Digital Earth Africa's product definition (``datacube product add`` document), verbatim."""
+        text = (files(__package__) / "definitions" / f"{self.name}.odc-product.yaml").read_text()
+        return yaml.safe_load(text)
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -108,32 +109,53 @@ class Product:
 
 ALOS_PALSAR_MOSAIC = Product(
     "alos_palsar_mosaic",
-    "ALOS/PALSAR and ALOS-2/PALSAR-2 annual mosaics of L-band backscatter, 25 m, "
-    "dual polarisation (HH, HV)",
     (ALOS, ALOS2),
-    ("hh", "hv", "linci", "date", "mask"),
+    ("hh", "hv", "date", "linci", "mask"),
     -83.0,
+    "ALOS/ALOS-2",
+    "PALSAR/PALSAR-2",
 )
 JERS_SAR_MOSAIC = Product(
     "jers_sar_mosaic",
-    "JERS-1 SAR annual mosaic of L-band backscatter, 25 m, single polarisation (HH)",
     (JERS1,),
-    ("hh", "linci", "date", "mask"),
+    ("hh", "date", "linci", "mask"),
     -84.66,
+    "JERS-1",
+    "SAR",
 )
 
 PRODUCTS: dict[str, Product] = {p.name: p for p in (ALOS_PALSAR_MOSAIC, JERS_SAR_MOSAIC)}
 
 
-def get_platform(name: str) -> Platform:
-    """The platform called ``name`` (as datasets record it), or a ValueError listing the known ones."""
-    try:
-        return PLATFORMS[name]
-    except KeyError:
+def platforms_named(label: str) -> tuple[Platform, ...]:
+    """The satellites a dataset's platform label names: one ("ALOS-2") or several
+    separated by "/" ("ALOS/ALOS-2", as Digital Earth Africa labels every ALOS and
+    ALOS-2 mosaic); a ValueError for a name that is none of them."""
+    names = [part.strip() for part in str(label).split("/")]
+    unknown = [name for name in names if name not in PLATFORMS]
+    if unknown or not names:
         raise ValueError(
-            f"Unknown platform {name!r}: the SAR mosaics come from {', '.join(PLATFORMS)}. "
+            f"Unknown platform {label!r}: the SAR mosaics come from {', '.join(PLATFORMS)} "
+            "(Digital Earth Africa labels ALOS and ALOS-2 together as 'ALOS/ALOS-2'). "
             "Is this a load of another product?"
-        ) from None
+        )
+    return tuple(PLATFORMS[name] for name in names)
+
+
+def platform_in_orbit(year: int) -> Platform:
+    """The satellite that made a mosaic of ``year``: JERS-1 1992-1998, ALOS 2006-2011,
+    ALOS-2 from 2014; a ValueError for a year none of them flew."""
+    for platform in PLATFORMS.values():
+        if platform.flew_in(year):
+            return platform
+    spans = ", ".join(
+        f"{p.name} {p.in_orbit[0]}-{p.in_orbit[1]}" if p.in_orbit[1] else f"{p.name} from {p.in_orbit[0]}"
+        for p in PLATFORMS.values()
+    )
+    raise ValueError(
+        f"No SAR mosaic satellite flew in {year} ({spans}), so a time step labelled {year} "
+        "cannot be an ALOS, ALOS-2 or JERS-1 mosaic. Check the time labels."
+    )
 
 
 def product_of(platform: Platform) -> Product:

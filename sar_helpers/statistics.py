@@ -84,7 +84,8 @@ def yearly_backscatter(ds: xr.Dataset, histograms: dict | None = None, classes=V
     :func:`backscatter_histograms` are given).
     """
     histograms = histograms if histograms is not None else backscatter_histograms(ds, classes)
-    constants = [product_of(p).calibration_db for p in platforms(ds)]
+    satellites = platforms(ds)
+    constants = [product_of(p).calibration_db for p in satellites]
     out = {}
     for band, counts in histograms.items():
         counts = np.asarray(counts.compute() if hasattr(counts, "compute") else counts)
@@ -103,7 +104,8 @@ def yearly_backscatter(ds: xr.Dataset, histograms: dict | None = None, classes=V
         out[f"{band}_mean_db"] = ("time", np.array(means), {"units": "dB", "long_name": f"mean {band.upper()} gamma-nought (averaged in power)"})
         out[f"{band}_median_db"] = ("time", np.array(medians), {"units": "dB"})
         out[f"{band}_valid_pixels"] = ("time", np.array(valid, dtype=np.int64), {"units": "pixels"})
-    return xr.Dataset(out, coords={"time": ds.time, "platform": ds.platform}, attrs=dict(ds.attrs))
+    platform = ("time", [p.name for p in satellites])
+    return xr.Dataset(out, coords={"time": ds.time, "platform": platform}, attrs=dict(ds.attrs))
 
 
 def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
@@ -149,4 +151,4 @@ def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
     db = to_db(pair)[f"{band}_db"]
     change = db.isel(time=1) - db.isel(time=0)
     change.attrs = {"units": "dB", "long_name": f"change of {band.upper()} from {before} to {after}"}
-    return change.drop_vars(["time", "platform", "instrument"], errors="ignore").rename(f"{band}_change_db")
+    return change.drop_vars(["time", "platform", "instrument", "launchdate"], errors="ignore").rename(f"{band}_change_db")

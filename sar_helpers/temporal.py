@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .datahandling import platforms, require_bands, require_dtype, require_not_empty
+from .datahandling import mosaic_years, platforms, require_bands, require_dtype, require_not_empty
 from .statistics import median_of_counts, value_counts
 
 _DAY = np.timedelta64(1, "D")
@@ -43,7 +43,8 @@ def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
     upward. A time step with no data at all gets empty dates and a warning.
     """
     date = _date_band(ds)
-    launches = _launches(ds).values
+    satellites = platforms(ds)
+    years = mosaic_years(ds)
     counts = value_counts(date)
     rows = []
     empty = []
@@ -51,8 +52,8 @@ def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
         total = counts[step].sum()
         acquired = total - counts[step][0]
         row = {
-            "mosaic": pd.Timestamp(label).year,
-            "platform": str(np.atleast_1d(ds.platform.values)[step]),
+            "mosaic": years[step],
+            "platform": satellites[step].name,
             "earliest": pd.NaT,
             "latest": pd.NaT,
             "median": pd.NaT,
@@ -62,7 +63,7 @@ def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
         if acquired:
             days = np.flatnonzero(counts[step][1:]) + 1
             median = int(np.floor(median_of_counts(counts[step]) + 0.5))
-            launch = launches[step]
+            launch = np.datetime64(satellites[step].launch, "ns")
             row.update(
                 earliest=launch + int(days[0]) * _DAY,
                 latest=launch + int(days[-1]) * _DAY,

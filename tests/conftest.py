@@ -33,6 +33,19 @@ def dc(cube):
     return cube.datacube(app="sar-helpers-tests")
 
 
+@pytest.fixture(scope="session")
+def published_config(cube) -> Path:
+    """The test cube's files indexed with Digital Earth Africa's product definitions verbatim."""
+    return cube.index_as_published()
+
+
+@pytest.fixture(scope="session")
+def published_dc(published_config):
+    import datacube
+
+    return datacube.Datacube(config=str(published_config), app="sar-helpers-tests")
+
+
 @pytest.fixture
 def scratch(request) -> Path:
     """An empty folder that the server's user can reach (pytest's tmp_path is 0700 under root)."""
@@ -99,19 +112,25 @@ def figures() -> Path:
     return folder
 
 
-def synthetic(values, platforms=("ALOS",), band="hh", mask=None):
-    """A tiny dataset shaped like a load: values (time, y, x) with a platform per step."""
+def synthetic(values, satellite="ALOS", band="hh", mask=None, platform_label=None):
+    """A tiny dataset shaped like a plain dc.load: values (time, y, x), labelled with
+    mid-year times of ``satellite``'s mosaic years; ``platform_label`` adds a platform
+    coordinate as add_platform would (e.g. Digital Earth Africa's "ALOS/ALOS-2")."""
     import numpy as np
     import xarray as xr
 
+    from sar_helpers.products import PLATFORMS
+
     values = np.asarray(values, dtype=np.uint16)
     t, h, w = values.shape
+    years = PLATFORMS[satellite].years[:t]
     coords = {
-        "time": np.array([f"{2007 + i}-07-02" for i in range(t)], dtype="datetime64[ns]"),
+        "time": np.array([f"{year}-07-02" for year in years], dtype="datetime64[ns]"),
         "latitude": 30.5 - np.arange(h) * 0.000222222222222,
         "longitude": 32.0 + np.arange(w) * 0.000222222222222,
-        "platform": ("time", list(platforms)),
     }
+    if platform_label is not None:
+        coords["platform"] = ("time", [platform_label] * t)
     data = {band: (("time", "latitude", "longitude"), values)}
     if mask is not None:
         data["mask"] = (("time", "latitude", "longitude"), np.asarray(mask, dtype=np.uint8))

@@ -9,7 +9,7 @@ from conftest import synthetic
 
 @pytest.mark.parametrize("platform, constant", [("ALOS", -83.0), ("ALOS-2", -83.0), ("JERS-1", -84.66)])
 def test_exact_values(platform, constant):
-    ds = synthetic([[[0, 1, 65535]]], platforms=[platform])
+    ds = synthetic([[[0, 1, 65535]]], satellite=platform)
     db = sar.to_db(ds.hh)
     assert db.dtype == np.float32
     values = db.values.ravel()
@@ -21,7 +21,7 @@ def test_exact_values(platform, constant):
 @settings(max_examples=300, deadline=None)
 @given(dn=st.integers(1, 65535), platform=st.sampled_from(["ALOS", "ALOS-2", "JERS-1"]))
 def test_dn_db_dn_round_trip(dn, platform):
-    ds = synthetic([[[dn]]], platforms=[platform])
+    ds = synthetic([[[dn]]], satellite=platform)
     back = sar.db_to_dn(sar.to_db(ds.hh))
     assert int(np.rint(back.values.item())) == dn
 
@@ -112,9 +112,11 @@ def test_warns_without_a_mask_band():
     [
         (lambda t: xr.Dataset(), "empty"),
         (lambda t: t[["mask", "date"]], "no hh or hv band"),
-        (lambda t: t.drop_vars("platform"), "which satellite"),
+        (lambda t: t.drop_vars("time"), "no time coordinate"),
         (lambda t: t.assign(hh=t.hh.astype("float32")), "must be uint16"),
         (lambda t: t.assign_coords(platform=("time", ["SENTINEL-1"] * t.sizes["time"])), "Unknown platform 'SENTINEL-1'"),
+        (lambda t: t.assign_coords(platform=("time", ["ALOS-2"] * t.sizes["time"])), "labelled platform 'ALOS-2'"),
+        (lambda t: t.assign_coords(time=t.time - np.timedelta64(3 * 365, "D")), "No SAR mosaic satellite flew in 2004"),
     ],
 )
 def test_bad_input_is_named(tutorial, make, message):

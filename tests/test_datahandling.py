@@ -4,18 +4,23 @@ import sar_helpers as sar
 from conftest import TUTORIAL_QUERY
 
 
-def test_load_mosaics_labels_platforms(tutorial, jers):
+def test_load_mosaics_copies_the_metadata_as_digital_earth_africa_gives_it(tutorial, jers):
     assert tutorial.attrs["product"] == "alos_palsar_mosaic"
-    assert tutorial.platform.values.tolist() == ["ALOS"] * 4 + ["ALOS-2"] * 8
-    assert tutorial.instrument.values.tolist() == ["PALSAR"] * 4 + ["PALSAR-2"] * 8
-    assert jers.platform.values.tolist() == ["JERS-1"]
+    assert tutorial.platform.values.tolist() == ["ALOS/ALOS-2"] * 12
+    assert tutorial.instrument.values.tolist() == ["PALSAR/PALSAR-2"] * 12
+    assert tutorial.launchdate.values.tolist() == ["2006-01-24"] * 4 + ["2014-05-24"] * 8
+    assert [p.name for p in sar.platforms(tutorial)] == ["ALOS"] * 4 + ["ALOS-2"] * 8
+    assert (jers.platform.values.tolist(), jers.launchdate.values.tolist()) == (["JERS-1"], ["1992-02-11"])
 
 
 def test_add_platform_after_a_plain_dc_load(dc):
     query = dict(time=("2009", "2016"), **TUTORIAL_QUERY)
     datasets = dc.find_datasets(product="alos_palsar_mosaic", **query)
-    ds = sar.add_platform(dc.load(datasets=datasets, measurements=["hh"], **query), datasets)
-    assert ds.platform.values.tolist() == ["ALOS", "ALOS", "ALOS-2", "ALOS-2"]
+    plain = dc.load(datasets=datasets, measurements=["hh"], **query)
+    ds = sar.add_platform(plain, datasets)
+    assert ds.platform.values.tolist() == ["ALOS/ALOS-2"] * 4
+    assert sar.platforms(ds) == sar.platforms(plain)
+    assert [p.name for p in sar.platforms(plain)] == ["ALOS", "ALOS", "ALOS-2", "ALOS-2"]
 
 
 def test_load_with_reprojection(dc):
@@ -27,7 +32,7 @@ def test_load_with_reprojection(dc):
 @pytest.mark.parametrize(
     "product, bands, query, message",
     [
-        ("alos_palsar_mosaic", ["hh", "vv"], TUTORIAL_QUERY, "has no band 'vv'; its bands are hh, hv, linci, date, mask"),
+        ("alos_palsar_mosaic", ["hh", "vv"], TUTORIAL_QUERY, "has no band 'vv'; its bands are hh, hv, date, linci, mask"),
         ("sentinel1", ["vv"], TUTORIAL_QUERY, "Unknown product 'sentinel1'"),
         ("alos_palsar_mosaic", ["hh"], dict(x=(10.0, 10.1), y=(5.0, 5.1)), "No alos_palsar_mosaic data for x=(10.0, 10.1)"),
         ("alos_palsar_mosaic", ["hh"], dict(time=("2012", "2013"), **TUTORIAL_QUERY), "years are among 2007"),
@@ -41,7 +46,7 @@ def test_bad_queries_are_named(dc, product, bands, query, message):
 def test_add_platform_needs_the_right_datasets(dc, tutorial):
     jers_datasets = dc.find_datasets(product="jers_sar_mosaic", **TUTORIAL_QUERY)
     with pytest.raises(ValueError, match="has no dataset among those given"):
-        sar.add_platform(tutorial.drop_vars(["platform", "instrument"]), jers_datasets)
+        sar.add_platform(tutorial.drop_vars(["platform", "instrument", "launchdate"]), jers_datasets)
 
 
 def test_grid_options():
