@@ -174,3 +174,33 @@ def test_unknown_years_are_refused(scratch):
     result = run_cli("testcube", "up", "--dir", str(scratch), "--years", "2012")
     assert result.returncode == 1
     assert "No mosaics exist for 2012" in result.stderr
+
+
+def test_a_dataset_written_by_another_version_is_rendered_and_indexed_again(scratch):
+    """A cube built by an older version (other file names, other properties, other ids) is brought up to date."""
+    import uuid
+
+    import yaml
+    from datacube.index.hl import Doc2Dataset
+
+    cube = TestCube(scratch)
+    cube.up(bbox=SMALL_BBOX, years={2021}, progress=False)
+    path = sorted(scratch.glob("data/alos_palsar_mosaic/*/2021/*.odc-metadata.yaml"))[0]
+    current = yaml.safe_load(path.read_text())
+    old = {**current, "id": str(uuid.uuid4()), "properties": {**current["properties"], "eo:platform": "ALOS-2"}}
+    old["measurements"] = {**current["measurements"], "hh": {"path": "N31E031_21_sl_HH_old.tif"}}
+    (path.parent / current["measurements"]["hh"]["path"]).rename(path.parent / "N31E031_21_sl_HH_old.tif")
+    path.write_text(yaml.safe_dump(old))
+    with cube.datacube() as dc:  # as the older version indexed it
+        dc.index.datasets.archive([current["id"]])
+        dc.index.datasets.purge([current["id"]])
+        dataset, error = Doc2Dataset(dc.index)(old, path.as_uri())
+        assert error is None
+        dc.index.datasets.add(dataset, with_lineage=False)
+
+    assert cube.up(bbox=SMALL_BBOX, years={2021}, progress=False) == {"rendered": 1, "indexed": 1, "removed": 1}
+    assert yaml.safe_load(path.read_text()) == current
+    assert not (path.parent / "N31E031_21_sl_HH_old.tif").exists()
+    assert sorted(dataset_ids(cube)) == sorted(
+        yaml.safe_load(p.read_text())["id"] for p in scratch.glob("data/*/*/*/*.odc-metadata.yaml")
+    )

@@ -1,6 +1,7 @@
 """The built test datacube, seen through datacube's own API and command line."""
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 import rasterio
 
 from conftest import TUTORIAL_QUERY
-from sar_helpers.products import PLATFORMS, PRODUCTS
+from sar_helpers.products import PRODUCTS
 from test_scene import PUBLISHED
 
 ALOS_BANDS = ["hh", "hv", "mask", "date"]
@@ -35,20 +36,25 @@ def test_products_are_listed_with_their_grid(dc):
         )
 
 
+def test_products_are_digital_earth_africas_plus_load_hints(dc):
+    for product in PRODUCTS.values():
+        published = product.published_definition()
+        indexed = dc.index.products.get_by_name(product.name).definition
+        assert json.loads(json.dumps(published)) == {k: v for k, v in indexed.items() if k != "load"}
+        assert indexed["load"]["align"] == {"latitude": 0.000222222222222 / 2, "longitude": 0}
+
+
 def test_measurements_match_the_product_facts(dc):
     table = dc.list_measurements()
-    expected = {
-        "hh": ("uint16", []), "hv": ("uint16", []), "date": ("uint16", []),
-        "linci": ("uint8", ["local incidence angle", "incidence"]), "mask": ("uint8", []),
-    }
+    dtypes = {"hh": "uint16", "hv": "uint16", "date": "uint16", "linci": "uint8", "mask": "uint8"}
     for product in PRODUCTS.values():
         rows = table.loc[product.name]
         assert list(rows.index) == list(product.bands)
         for band in product.bands:
             row = rows.loc[band]
-            aliases = row["aliases"] if isinstance(row["aliases"], list) else []
-            assert (row["dtype"], aliases) == expected[band]
-            assert row["nodata"] == 0 and row["units"] == "1"
+            if band == "linci":
+                assert {"local incidence angle", "incidence"} <= set(row["aliases"])
+            assert row["dtype"] == dtypes[band] and row["nodata"] == 0 and row["units"] == "1"
         values = rows.loc["mask", "flags_definition"]["category"]["values"]
         assert {int(k): v for k, v in values.items()} == {
             0: "no_data", 50: "water", 100: "lay_over", 150: "shadowing", 255: "land"
@@ -75,29 +81,38 @@ def test_observation_dates_over_the_tutorial_area_match_the_published_table(dc, 
         year = int(tutorial.time.dt.year[step])
         days = tutorial.date[step].values
         days = days[days > 0]
-        launch = PLATFORMS[datasets[year].metadata.platform].launch
+        launch = dt.date.fromisoformat(datasets[year].metadata_doc["properties"]["launchdate"])
         first = launch + dt.timedelta(days=int(days.min()))
         last = launch + dt.timedelta(days=int(days.max()))
         assert (first.isoformat(), last.isoformat()) == PUBLISHED[year]
 
 
-def test_datasets_carry_platform_instrument_and_tile(dc):
-    for ds in dc.find_datasets(product="alos_palsar_mosaic", time="2009"):
-        assert (ds.metadata.platform, ds.metadata.instrument) == ("ALOS", "PALSAR")
-    for ds in dc.find_datasets(product="alos_palsar_mosaic", time="2015"):
-        assert (ds.metadata.platform, ds.metadata.instrument) == ("ALOS-2", "PALSAR-2")
-    tiles = {ds.metadata.region_code for ds in dc.find_datasets(product="jers_sar_mosaic")}
-    assert tiles == {"N31E031", "N31E032"}
+def test_datasets_carry_digital_earth_africas_properties(dc):
+    expected = {
+        2009: ("ALOS/ALOS-2", "PALSAR/PALSAR-2", "2006-01-24", "83.0 dB"),
+        2015: ("ALOS/ALOS-2", "PALSAR/PALSAR-2", "2014-05-24", "83.0 dB"),
+        1996: ("JERS-1", "SAR", "1992-02-11", "84.66 dB"),
+    }
+    for year, (platform, instrument, launch, cf) in expected.items():
+        product = "jers_sar_mosaic" if year == 1996 else "alos_palsar_mosaic"
+        found = dc.find_datasets(product=product, time=str(year))
+        assert {ds.metadata.region_code for ds in found} == {"N31E031", "N31E032"}
+        for ds in found:
+            props = ds.metadata_doc["properties"]
+            assert (ds.metadata.platform, ds.metadata.instrument) == (platform, instrument)
+            assert (props["launchdate"], props["cf"], props["odc:product"]) == (launch, cf, product)
+            assert props["dtr:start_datetime"] == f"{year}-01-01T00:00:00Z"
+            assert props["dtr:end_datetime"] == f"{year}-12-31T23:59:59Z"
 
 
-def test_files_are_cloud_optimized_geotiffs_named_as_jaxa_names_them(cube):
+def test_files_are_cloud_optimized_geotiffs_named_as_digital_earth_africa_names_them(cube):
     folder = cube.data / "alos_palsar_mosaic" / "N31E031" / "2017"
     names = sorted(p.name for p in folder.glob("*.tif"))
-    assert names == sorted(
-        f"N31E031_17_{b}_F02DAR.tif" for b in ("sl_HH", "sl_HV", "linci", "date", "mask")
-    )
-    assert (cube.data / "alos_palsar_mosaic" / "N31E031" / "2008" / "N31E031_08_sl_HH.tif").exists()
-    assert (cube.data / "jers_sar_mosaic" / "N31E032" / "1996" / "N31E032_96_sl_HH.tif").exists()
+    assert names == sorted(f"N31E031_17_sl_{b}_F02DAR.tif" for b in ("HH", "HV", "linci", "date", "mask"))
+    alos = sorted(p.name for p in (cube.data / "alos_palsar_mosaic" / "N31E031" / "2008").glob("*.tif"))
+    assert alos == sorted(f"N31E031_08_sl_{b}_F__DAR.tif" for b in ("HH", "HV", "linci", "date", "mask"))
+    jers = sorted(p.name for p in (cube.data / "jers_sar_mosaic" / "N31E032" / "1996").glob("*.tif"))
+    assert jers == sorted(f"N31E032_96_sl_{b}.tif" for b in ("HH", "linci", "date", "mask"))
     with rasterio.open(folder / "N31E031_17_sl_HH_F02DAR.tif") as src:
         assert src.profile["compress"] == "deflate" and src.profile["tiled"]
         assert (src.profile["blockxsize"], src.profile["blockysize"]) == (512, 512)

@@ -3,6 +3,8 @@
 Layout of a cube folder (``.testcube/`` by default)::
 
     datacube.conf           ODC configuration (point ODC_CONFIG_PATH here)
+    published.conf          the same files indexed with Digital Earth Africa's definitions
+                            as they are (made by ``index_as_published``, for tests)
     cube.json               settings that outlive one command (an external --db-url)
     lock                    held by the command working on the cube
     pg/                     the embedded PostgreSQL (absent with --db-url)
@@ -39,6 +41,8 @@ from .server import EmbeddedServer, ServerError
 #: with a margin; the seam between tiles N31E031 and N31E032 runs through it.
 DEFAULT_BBOX = (31.85, 30.32, 32.15, 30.60)
 ENV_DIR = "SAR_TESTCUBE_DIR"
+#: The database holding the same files indexed with Digital Earth Africa's definitions as they are.
+PUBLISHED_DATABASE = "published"
 _DOC_SUFFIX = ".odc-metadata.yaml"
 
 
@@ -184,17 +188,20 @@ class TestCube:
             self._lock_file.close()
             self._lock_file = None
 
-    def _write_config(self) -> None:
+    def _write_config(self, path: Path | None = None, db_url: str | None = None) -> None:
+        path = path or self.config_path
         text = (
             "[default]\n"
             "# Written by `sar-helpers testcube`; point ODC_CONFIG_PATH at this file.\n"
             "index_driver = postgres\n"
-            f"db_url = {self.db_url}\n"
+            f"db_url = {db_url or self.db_url}\n"
         )
-        if not self.config_path.exists() or self.config_path.read_text() != text:
-            tmp = self.config_path.with_suffix(".tmp")
+        if not path.exists() or path.read_text() != text:
+            tmp = path.with_suffix(".tmp")
             tmp.write_text(text)
-            tmp.replace(self.config_path)
+            tmp.replace(path)
+        if path != self.config_path:
+            return
         settings_text = json.dumps(self._settings, indent=1, sort_keys=True)
         if self._settings or self._settings_path.exists():
             self._settings_path.write_text(settings_text)
@@ -206,14 +213,14 @@ class TestCube:
 
         return datacube.Datacube(config=str(self.config_path), app=app)
 
-    def _connect_index(self):
+    def _connect_index(self, config_path: Path | None = None):
         """The index, schema created if missing; a clear CubeError if the database cannot be reached."""
         import sqlalchemy.exc
         from datacube.cfg import ODCConfig
         from datacube.index import index_connect
         from datacube.index.abstract import default_metadata_type_docs
 
-        env = ODCConfig(paths=[str(self.config_path)])["default"]
+        env = ODCConfig(paths=[str(config_path or self.config_path)])["default"]
         try:
             index = index_connect(env, application_name="sar-helpers-testcube", validate_connection=False)
             index.init_db(with_default_types=True, with_permissions=True)
@@ -235,7 +242,11 @@ class TestCube:
             existing = index.products.get_by_name(product.name)
             if existing is None:
                 index.products.add(index.products.from_doc(definition))
-            elif existing.definition != json.loads(json.dumps(definition)):  # as stored
+            elif existing.definition == json.loads(json.dumps(definition)):  # as stored
+                continue
+            elif self.external_db_url is None:  # our own index, made by another version
+                index.products.update(index.products.from_doc(definition), allow_unsafe_updates=True)
+            else:
                 raise CubeError(
                     f"The index already holds a product {product.name!r} with another "
                     "definition. Use another database, or `sar-helpers testcube reset`."
@@ -279,10 +290,12 @@ class TestCube:
                     folder = self._dataset_folder(product, tile, year)
                     docs = list(folder.glob(f"*{_DOC_SUFFIX}"))
                     if docs:
-                        have = documents.document_window(yaml.safe_load(docs[0].read_text()))
-                        if have.contains(part):
+                        doc = yaml.safe_load(docs[0].read_text())
+                        have = documents.document_window(doc)
+                        current = doc == documents.dataset_document(product, tile, year, have)
+                        if current and have.contains(part):
                             continue
-                        part = have.union(part)
+                        part = have.union(part)  # larger, or written by another version: render again
                     jobs.append(DatasetJob(product, tile, year, part))
         return jobs
 
@@ -403,6 +416,37 @@ class TestCube:
         finally:
             self._unlock()
         return {"rendered": rendered, "indexed": added, "removed": removed}
+
+    def index_as_published(self) -> Path:
+        """Index this cube's files once more, with Digital Earth Africa's product definitions
+        as they are (no ``load`` hints), in the database ``published`` of the embedded server.
+
+        Returns the datacube config of that index. Loads from it show what the notebooks
+        and helpers meet on Digital Earth Africa's own index (the tutorial query is
+        810 x 900 there). Run ``up`` first.
+        """
+        if self.external_db_url:
+            raise CubeError("index_as_published needs the embedded server; this cube uses an external database.")
+        config = self.folder / "published.conf"
+        self._lock()
+        try:
+            try:
+                self.server.start()
+                self.server.create_database(PUBLISHED_DATABASE)
+            except ServerError as err:
+                raise CubeError(str(err)) from None
+            self._write_config(config, self.server.url_for(PUBLISHED_DATABASE))
+            index = self._connect_index(config)
+            try:
+                for product in PRODUCTS.values():
+                    if index.products.get_by_name(product.name) is None:
+                        index.products.add(index.products.from_doc(product.published_definition()))
+                self._reconcile_index(index, progress=False)
+            finally:
+                index.close()
+        finally:
+            self._unlock()
+        return config
 
     def status(self) -> Status:
         """What is there now; never starts or changes anything."""

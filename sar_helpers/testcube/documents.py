@@ -2,70 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
-from ..products import (
-    CRS,
-    MASK_CLASSES,
-    MEASUREMENTS,
-    NODATA,
-    RESOLUTION,
-    Product,
-)
+from ..products import CRS, RESOLUTION, Product
 from .grid import Tile, Window
 
-#: Namespace of the test cube's dataset ids (uuid5 of the dataset's label and window).
+#: Namespace of the test cube's dataset ids (uuid5 of the rest of the document, so that
+#: a document written by another version of this package is another dataset).
 DATASET_NAMESPACE = uuid.UUID("6f3a1c52-4d0e-5b7a-9c1e-2b8d7e5a0f41")
+
+#: What the test cube adds to Digital Earth Africa's definitions: load hints that put
+#: pixel centres on whole multiples of the pixel size in latitude and pixel edges on
+#: them in longitude (see grid.py). With them datacube 1.9 loads the published
+#: tutorial query as the published 811 x 900 pixels; without them (Digital Earth
+#: Africa's definitions as they are) it loads 810 x 900.
+LOAD_HINTS = {
+    "crs": CRS,
+    "resolution": {"latitude": -RESOLUTION, "longitude": RESOLUTION},
+    "align": {"latitude": RESOLUTION / 2, "longitude": 0},
+}
 
 
 def product_definition(product: Product) -> dict:
-    """The product as ``datacube product add`` takes it."""
-    measurements = []
-    for band in product.bands:
-        m = MEASUREMENTS[band]
-        doc = {"name": m.name, "dtype": m.dtype, "nodata": NODATA, "units": "1"}
-        if m.aliases:
-            doc["aliases"] = list(m.aliases)
-        if band == "mask":
-            doc["flags_definition"] = {
-                "category": {
-                    "bits": list(range(8)),
-                    "values": {value: name for name, value in MASK_CLASSES.items()},
-                    "description": "Quality of each pixel: no data, water, lay-over, shadowing or land",
-                }
-            }
-        measurements.append(doc)
-    return {
-        "name": product.name,
-        "description": product.title,
-        "metadata_type": "eo3",
-        "license": "CC-BY-4.0",
-        "metadata": {"product": {"name": product.name}},
-        "measurements": measurements,
-        "load": {
-            "crs": CRS,
-            "resolution": {"latitude": -RESOLUTION, "longitude": RESOLUTION},
-            # Pixel centres on whole multiples of the pixel size in latitude;
-            # pixel edges on them in longitude (see grid.py).
-            "align": {"latitude": RESOLUTION / 2, "longitude": 0},
-        },
-    }
+    """The product as the test cube adds it: Digital Earth Africa's definition plus ``load`` hints."""
+    return {**product.published_definition(), "load": LOAD_HINTS}
 
 
 def file_name(product: Product, tile: Tile, year: int, band: str) -> str:
-    """The file name JAXA gives a band of a tile's mosaic, e.g. ``N31E031_17_sl_HH_F02DAR.tif``."""
+    """A band's file name as Digital Earth Africa stores it: ``N31E031_17_sl_HH_F02DAR.tif``,
+    ``N31E031_08_sl_linci_F__DAR.tif``, ``N31E031_96_sl_date.tif``."""
     platform = product.platform_for_year(year)
-    stem = {"hh": "sl_HH", "hv": "sl_HV"}.get(band, band)
-    return f"{tile.name}_{year % 100:02d}_{stem}{platform.file_suffix}.tif"
+    stem = {"hh": "HH", "hv": "HV"}.get(band, band)
+    return f"{tile.name}_{year % 100:02d}_sl_{stem}{platform.file_suffix}.tif"
 
 
 def dataset_label(product: Product, tile: Tile, year: int) -> str:
     return f"{product.name}_{tile.name}_{year}"
-
-
-def dataset_id(product: Product, tile: Tile, year: int, window: Window) -> uuid.UUID:
-    key = f"{dataset_label(product, tile, year)}/{window.row_top},{window.row_bottom},{window.col_left},{window.col_right}"
-    return uuid.uuid5(DATASET_NAMESPACE, key)
 
 
 def dataset_document(product: Product, tile: Tile, year: int, window: Window) -> dict:
@@ -73,9 +46,8 @@ def dataset_document(product: Product, tile: Tile, year: int, window: Window) ->
     platform = product.platform_for_year(year)
     west, south, east, north = window.bounds
     ring = [[west, north], [east, north], [east, south], [west, south], [west, north]]
-    return {
+    doc = {
         "$schema": "https://schemas.opendatacube.org/dataset",
-        "id": str(dataset_id(product, tile, year, window)),
         "label": dataset_label(product, tile, year),
         "product": {"name": product.name},
         "crs": CRS.lower(),
@@ -91,10 +63,13 @@ def dataset_document(product: Product, tile: Tile, year: int, window: Window) ->
             "datetime": f"{year}-01-01T00:00:00Z",
             "dtr:start_datetime": f"{year}-01-01T00:00:00Z",
             "dtr:end_datetime": f"{year}-12-31T23:59:59Z",
-            "eo:platform": platform.name,
-            "eo:instrument": platform.instrument,
+            # As Digital Earth Africa's STAC items give them (through odc-apps-dc-tools):
+            # one platform label for ALOS and ALOS-2 alike, the launch and calibration as text.
+            "eo:platform": product.platform_label,
+            "eo:instrument": product.instrument_label,
+            "launchdate": platform.launch.isoformat(),
+            "cf": product.cf,
             "odc:region_code": tile.name,
-            "odc:file_format": "GeoTIFF",
             "odc:product": product.name,
         },
         "measurements": {
@@ -102,6 +77,8 @@ def dataset_document(product: Product, tile: Tile, year: int, window: Window) ->
         },
         "lineage": {},
     }
+    content = json.dumps(doc, sort_keys=True)
+    return {"id": str(uuid.uuid5(DATASET_NAMESPACE, content)), **doc}
 
 
 def document_window(doc: dict) -> Window:

@@ -90,7 +90,10 @@ class EmbeddedServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg2://{SUPERUSER}@/{DATABASE}?host={self.socket_dir}"
+        return self.url_for(DATABASE)
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql+psycopg2://{SUPERUSER}@/{database}?host={self.socket_dir}"
 
     # ----------------------------------------------------------------- state
 
@@ -157,8 +160,14 @@ class EmbeddedServer:
             "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
         )
         self.start()
-        self._pg("createdb", "-h", str(self.socket_dir), "-U", SUPERUSER, DATABASE)
+        self.create_database(DATABASE)
         (self.folder / _READY_MARKER).write_text("")
+
+    def create_database(self, name: str) -> None:
+        """Create database ``name`` unless it exists (the server must be running)."""
+        result = self._pg("createdb", "-h", str(self.socket_dir), "-U", SUPERUSER, name, check=False)
+        if result.returncode != 0 and "already exists" not in result.stderr:
+            raise ServerError(f"PostgreSQL's createdb failed: {result.stderr.strip()}")
 
     def start(self) -> None:
         """Start the server unless it runs already (restart it if its socket was deleted)."""
