@@ -199,7 +199,7 @@ def _testcube(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from .reports import ReportError
-    from .testcube.cube import CubeError
+    from .localcube.base import CubeError
 
     args = _build_parser().parse_args(argv)
     try:

@@ -37,16 +37,16 @@ def adopt_cube_config() -> None:
 
 
 def _cube_for_config():
-    """The TestCube whose datacube.conf ODC_CONFIG_PATH names, or None for any other datacube."""
+    """The local cube whose datacube.conf ODC_CONFIG_PATH names, or None for any other datacube."""
     config = os.environ.get("ODC_CONFIG_PATH", "").split(":")[0]
     if not config:
         return None
     folder = Path(config).resolve().parent
     if not (folder / "pg").is_dir() and not (folder / "cube.json").exists():
         return None
-    from .testcube.cube import TestCube
+    from .localcube.base import LocalCube
 
-    return TestCube(folder)
+    return LocalCube(folder)
 
 
 def ensure_cube_running() -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sar_helpers.testcube.cube import TestCube, default_dir
+from sar_helpers.testcube.cube import TestCube
 
 REPO = Path(__file__).resolve().parents[1]
 TUTORIAL_QUERY = dict(x=(31.90, 32.10), y=(30.37, 30.55))
@@ -22,7 +22,7 @@ SMALL_BBOX = (31.99, 30.45, 32.01, 30.47)
 @pytest.fixture(scope="session")
 def cube() -> TestCube:
     """The project's test datacube (built by `make setup`; built or repaired here if needed)."""
-    cube = TestCube(default_dir())
+    cube = TestCube(TestCube.default_dir())
     cube.up(progress=False)
     os.environ["ODC_CONFIG_PATH"] = str(cube.config_path)
     return cube

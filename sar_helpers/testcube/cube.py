@@ -1,14 +1,10 @@
 """The local test datacube: build, repair, inspect, stop and wipe it.
 
-Layout of a cube folder (``.testcube/`` by default)::
-
-    datacube.conf           ODC configuration (point ODC_CONFIG_PATH here)
-    published.conf          the same files indexed with Digital Earth Africa's definitions
-                            as they are (made by ``index_as_published``, for tests)
-    cube.json               settings that outlive one command (an external --db-url)
-    lock                    held by the command working on the cube
-    pg/                     the embedded PostgreSQL (absent with --db-url)
-    data/PRODUCT/TILE/YEAR/ one dataset: a COG per band and its eo3 document
+A cube folder (``.testcube/`` by default) is laid out as every local cube is (see
+:mod:`sar_helpers.localcube.base`), with ``data/PRODUCT/TILE/YEAR/`` holding one
+dataset each (a COG per band and its eo3 document), and ``published.conf``: the same
+files indexed with Digital Earth Africa's definitions as they are (made by
+``index_as_published``, for tests).
 
 The data folder is the truth and the index mirrors it: ``up`` renders what is
 missing (into a ``.partial`` folder, renamed into place when complete), then
@@ -18,24 +14,22 @@ whose files are gone. So a build killed at any point is finished by the next ``u
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
 import multiprocessing
 import os
 import shutil
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ..localcube.base import CubeError, LocalCube, Status
+from ..localcube.server import EmbeddedServer, ServerError
 from ..products import PRODUCTS, Product
 from . import documents
 from .grid import Tile, Window, bbox_window, tiles_over
 from .rasters import write_dataset_rasters
-from .server import EmbeddedServer, ServerError
 
 #: The published tutorial's area (longitude 31.90-32.10, latitude 30.37-30.55)
 #: with a margin; the seam between tiles N31E031 and N31E032 runs through it.
@@ -46,60 +40,12 @@ PUBLISHED_DATABASE = "published"
 _DOC_SUFFIX = ".odc-metadata.yaml"
 
 
-class CubeError(RuntimeError):
-    """Something the user can fix; the message says what and how."""
-
-
-def default_dir() -> Path:
-    """``$SAR_TESTCUBE_DIR``, else ``.testcube`` in the source checkout, else in the working folder."""
-    if os.environ.get(ENV_DIR):
-        return Path(os.environ[ENV_DIR]).expanduser().resolve()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").exists() and (checkout / "sar_helpers").is_dir():
-        return checkout / ".testcube"
-    return Path.cwd() / ".testcube"
-
-
-def normalise_db_url(url: str) -> str:
-    """Use psycopg2 for plain ``postgresql://`` URLs (SQLAlchemy 2.1 would pick psycopg 3)."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg2://" + url.split("://", 1)[1]
-    return url
-
-
 @dataclass(frozen=True)
 class DatasetJob:
     product: Product
     tile: Tile
     year: int
     window: Window
-
-
-@dataclass
-class Status:
-    folder: Path
-    server: str
-    db_url: str
-    products: list[str] = field(default_factory=list)
-    datasets: dict[str, Counter] = field(default_factory=dict)
-    disk_bytes: int = 0
-
-    def report(self) -> str:
-        lines = [
-            f"Test datacube in {self.folder}",
-            f"  server:   {self.server}",
-            f"  database: {self.db_url}",
-            f"  config:   {self.folder / 'datacube.conf'} (export ODC_CONFIG_PATH=...)",
-            f"  disk:     {self.disk_bytes / 2**20:.1f} MiB",
-        ]
-        for name in self.products:
-            per_year = self.datasets.get(name, Counter())
-            lines.append(f"  {name}: {sum(per_year.values())} datasets")
-            for year in sorted(per_year):
-                lines.append(f"    {year}: {per_year[year]}")
-        if not self.products and self.server.startswith("running"):
-            lines.append("  no products yet: run `sar-helpers testcube up`")
-        return "\n".join(lines)
 
 
 def _die_with_parent() -> None:
@@ -122,135 +68,16 @@ def _render_job(folder: str, job: DatasetJob) -> str:
     return folder
 
 
-class TestCube:
-    """The cube in ``folder``; with ``db_url``, its index lives in that PostgreSQL instead."""
+class TestCube(LocalCube):
+    """The synthetic test cube in ``folder``; with ``db_url``, its index lives in that PostgreSQL instead."""
 
     __test__ = False  # not a pytest class
-
-    def __init__(self, folder: Path | str | None = None, db_url: str | None = None):
-        self.folder = Path(folder).expanduser().resolve() if folder else default_dir()
-        self.data = self.folder / "data"
-        self.config_path = self.folder / "datacube.conf"
-        self._settings_path = self.folder / "cube.json"
-        settings = self._read_settings()
-        if db_url:
-            settings["db_url"] = normalise_db_url(db_url)
-        self.external_db_url: str | None = settings.get("db_url")
-        self._settings = settings
-        self.server = EmbeddedServer(self.folder / "pg")
-        self._lock_file = None
-
-    # ----------------------------------------------------------------- settings & lock
-
-    def _read_settings(self) -> dict:
-        try:
-            return json.loads(self._settings_path.read_text())
-        except FileNotFoundError:
-            return {}
-
-    @property
-    def db_url(self) -> str:
-        return self.external_db_url or self.server.url
-
-    def _check_writable(self) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            probe = self.folder / f".write-test-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as err:
-            raise CubeError(
-                f"Cannot write to {self.folder} ({err.strerror}). Choose another folder with "
-                f"--dir or ${ENV_DIR}, or make this one writable."
-            ) from None
-
-    def _lock(self) -> None:
-        self._lock_file = open(self.folder / "lock", "a+")
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock_file.seek(0)
-            holder = self._lock_file.read().strip() or "unknown"
-            self._lock_file.close()
-            self._lock_file = None
-            raise CubeError(
-                f"Another command (pid {holder}) is working on the test datacube in "
-                f"{self.folder}. Wait for it to finish, then run this again."
-            ) from None
-        self._lock_file.seek(0)
-        self._lock_file.truncate()
-        self._lock_file.write(str(os.getpid()))
-        self._lock_file.flush()
-
-    def _unlock(self) -> None:
-        if self._lock_file is not None:
-            self._lock_file.truncate(0)
-            self._lock_file.close()
-            self._lock_file = None
-
-    def _write_config(self, path: Path | None = None, db_url: str | None = None) -> None:
-        path = path or self.config_path
-        text = (
-            "[default]\n"
-            "# Written by `sar-helpers testcube`; point ODC_CONFIG_PATH at this file.\n"
-            "index_driver = postgres\n"
-            f"db_url = {db_url or self.db_url}\n"
-        )
-        if not path.exists() or path.read_text() != text:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
-        if path != self.config_path:
-            return
-        settings_text = json.dumps(self._settings, indent=1, sort_keys=True)
-        if self._settings or self._settings_path.exists():
-            self._settings_path.write_text(settings_text)
-
-    # ----------------------------------------------------------------- the index
+    title = "Test datacube"
+    command = "testcube"
+    env_dir = ENV_DIR
 
     def datacube(self, app: str = "sar-helpers-testcube"):
-        import datacube
-
-        return datacube.Datacube(config=str(self.config_path), app=app)
-
-    def _connect_index(self, config_path: Path | None = None):
-        """The index, schema created if missing; a clear CubeError if the database cannot be reached."""
-        import sqlalchemy.exc
-        from datacube.cfg import ODCConfig
-        from datacube.index import index_connect
-        from datacube.index.abstract import default_metadata_type_docs
-
-        env = ODCConfig(paths=[str(config_path or self.config_path)])["default"]
-        try:
-            index = index_connect(env, application_name="sar-helpers-testcube", validate_connection=False)
-            index.init_db(with_default_types=True, with_permissions=True)
-            if index.metadata_types.get_by_name("eo3") is None:  # init killed half way
-                for doc in default_metadata_type_docs():
-                    index.metadata_types.add(index.metadata_types.from_doc(doc), allow_table_lock=True)
-        except sqlalchemy.exc.OperationalError as err:
-            reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
-            raise CubeError(
-                f"Cannot connect to the PostgreSQL database at {self.db_url}: {reason}. "
-                "Check that the server is running and the URL is right "
-                "(postgresql+psycopg2://USER@HOST:PORT/DATABASE)."
-            ) from None
-        return index
-
-    def _ensure_products(self, index, products) -> None:
-        for product in products:
-            definition = documents.product_definition(product)
-            existing = index.products.get_by_name(product.name)
-            if existing is None:
-                index.products.add(index.products.from_doc(definition))
-            elif existing.definition == json.loads(json.dumps(definition)):  # as stored
-                continue
-            elif self.external_db_url is None:  # our own index, made by another version
-                index.products.update(index.products.from_doc(definition), allow_unsafe_updates=True)
-            else:
-                raise CubeError(
-                    f"The index already holds a product {product.name!r} with another "
-                    "definition. Use another database, or `sar-helpers testcube reset`."
-                )
+        return super().datacube(app)
 
     # ----------------------------------------------------------------- data on disk
 
@@ -397,24 +224,16 @@ class TestCube:
                     f"{', '.join(map(str, sorted(known)))}."
                 )
         self._check_writable()
-        self._lock()
-        try:
-            if self.external_db_url is None:
-                try:
-                    self.server.initialise()
-                    self.server.start()
-                except ServerError as err:
-                    raise CubeError(str(err)) from None
+        with self.locked():
+            self._start_server()
             self._write_config()
             index = self._connect_index()
             try:
-                self._ensure_products(index, PRODUCTS.values())
+                self._ensure_products(index, [documents.product_definition(p) for p in PRODUCTS.values()])
                 rendered = self.render(bbox, years, progress)
                 added, removed = self._reconcile_index(index, progress)
             finally:
                 index.close()
-        finally:
-            self._unlock()
         return {"rendered": rendered, "indexed": added, "removed": removed}
 
     def index_as_published(self) -> Path:
@@ -428,8 +247,7 @@ class TestCube:
         if self.external_db_url:
             raise CubeError("index_as_published needs the embedded server; this cube uses an external database.")
         config = self.folder / "published.conf"
-        self._lock()
-        try:
+        with self.locked():
             try:
                 self.server.start()
                 self.server.create_database(PUBLISHED_DATABASE)
@@ -438,63 +256,20 @@ class TestCube:
             self._write_config(config, self.server.url_for(PUBLISHED_DATABASE))
             index = self._connect_index(config)
             try:
-                for product in PRODUCTS.values():
-                    if index.products.get_by_name(product.name) is None:
-                        index.products.add(index.products.from_doc(product.published_definition()))
+                self._ensure_products(index, [p.published_definition() for p in PRODUCTS.values()])
                 self._reconcile_index(index, progress=False)
             finally:
                 index.close()
-        finally:
-            self._unlock()
         return config
 
     def status(self) -> Status:
         """What is there now; never starts or changes anything."""
-        if self.external_db_url:
-            server = "external database"
-        elif not self.server.initialised:
-            server = "not built (run `sar-helpers testcube up`)"
-        elif self.server.running():
-            server = f"running (socket in {self.server.socket_dir})"
-        else:
-            server = "stopped (run `sar-helpers testcube up` to start it)"
-        status = Status(self.folder, server, self.db_url)
-        if self.folder.exists():
-            status.disk_bytes = sum(
-                p.stat().st_size for p in self.folder.rglob("*") if p.is_file() and not p.is_socket()
-            )
-        if server.startswith(("running", "external")):
-            index = self._connect_index()
-            try:
-                for product in PRODUCTS:
-                    if index.products.get_by_name(product) is None:
-                        continue
-                    status.products.append(product)
-                    status.datasets[product] = Counter(
-                        ds.time.begin.year for ds in index.datasets.search(product=product)
-                    )
-            finally:
-                index.close()
-        return status
-
-    def down(self) -> bool:
-        """Stop the embedded server, keeping every file; False if it was not running."""
-        if self.external_db_url:
-            raise CubeError(
-                f"This cube's index lives in an external database ({self.external_db_url}); "
-                "there is no embedded server to stop."
-            )
-        self._lock()
-        try:
-            return self.server.stop()
-        finally:
-            self._unlock()
+        return super().status(list(PRODUCTS))
 
     def reset(self, **up_options) -> dict:
         """Wipe the cube (data, index entries, embedded server) and build it again."""
         self._check_writable()
-        self._lock()
-        try:
+        with self.locked():
             if self.external_db_url:
                 if self.data.exists():
                     shutil.rmtree(self.data)
@@ -510,6 +285,4 @@ class TestCube:
                     if child.name != "lock":
                         shutil.rmtree(child) if child.is_dir() else child.unlink()
                 self.server = EmbeddedServer(self.folder / "pg")
-        finally:
-            self._unlock()
         return self.up(**up_options)
