@@ -72,6 +72,41 @@ def _build_parser() -> argparse.ArgumentParser:
         help="install this environment's Jupyter kernel so that notebooks find the cube by themselves",
     )
 
+    real = commands.add_parser(
+        "realcube",
+        help="a local datacube of Digital Earth Africa's real mosaics, indexed from their STAC API",
+        description="Index Digital Earth Africa's real mosaics of an area and years into a local datacube "
+        "(its own embedded PostgreSQL). Pixels stay in the public bucket unless --download.",
+    )
+    real_where = argparse.ArgumentParser(add_help=False)
+    real_where.add_argument("--dir", help="the cube's folder (default: $SAR_REALCUBE_DIR, else .realcube in the checkout)")
+    real_actions = real.add_subparsers(dest="action", required=True)
+    real_up = real_actions.add_parser(
+        "up", parents=[real_where], help="index the area and years (idempotent: adds to what is there)"
+    )
+    real_up.add_argument(
+        "--bbox", nargs=4, type=float, required=True, metavar=("W", "S", "E", "N"),
+        help="area in degrees, e.g. 31.9 30.37 32.1 30.55",
+    )
+    real_up.add_argument("--years", nargs="+", type=_years, help="e.g. 2015-2022 (default: every year of the product)")
+    real_up.add_argument(
+        "--product", default="alos_palsar_mosaic", help="alos_palsar_mosaic (default) or jers_sar_mosaic"
+    )
+    real_up.add_argument("--catalog", help="STAC API (default: Digital Earth Africa's, https://explorer.digitalearth.africa/stac)")
+    real_up.add_argument(
+        "--url-replace", action="append", metavar="OLD=NEW",
+        help="rewrite asset addresses that start with OLD (default: the bucket's s3:// prefix to its HTTPS address)",
+    )
+    real_up.add_argument("--download", action="store_true", help="copy the COGs into the cube's folder for offline work")
+    real_up.add_argument("--quiet", action="store_true", help="no progress bars")
+    real_actions.add_parser("status", parents=[real_where], help="server state, products, datasets per year, disk size")
+    real_actions.add_parser("down", parents=[real_where], help="stop the server, keep the index and files")
+    real_actions.add_parser("config", parents=[real_where], help="print the datacube config file's path (for ODC_CONFIG_PATH)")
+    real_actions.add_parser(
+        "kernel", parents=[real_where],
+        help="install a Jupyter kernel 'Python 3 (SAR mosaics, real data)' that connects to this cube",
+    )
+
     report = commands.add_parser(
         "report",
         help="run a tutorial notebook for another area or years into an HTML report",
@@ -88,6 +123,11 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--steps", nargs="+", metavar="STEP", help="years or dates to plot (steps_to_plot)")
     report.add_argument("--output-crs", help="reproject to this CRS, e.g. EPSG:6933 (with --resolution)")
     report.add_argument("--resolution", nargs="+", metavar="RES", help="pixel size in the output CRS: 25, or -25 25 (y x)")
+    report.add_argument(
+        "--cube", choices=["test", "real"], default="test",
+        help="run on the test cube (default) or on the real-data cube of `sar-helpers realcube up`",
+    )
+    report.add_argument("--config", help="run on the datacube this ODC config file describes (overrides --cube)")
     report.add_argument("--no-input", action="store_true", help="hide the code cells in the HTML report")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -137,12 +177,24 @@ def _report_overrides(args: argparse.Namespace) -> dict:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .jupyter import CONFIG_VARIABLE, adopt_cube_config
+    from .jupyter import CONFIG_VARIABLE, adopt_cube_config, ensure_cube_running
+    from .localcube.base import CubeError
+    from .realcube.cube import RealCube
     from .reports import run
     from .testcube.cube import TestCube
 
-    os.environ.setdefault(CONFIG_VARIABLE, str(TestCube().config_path))
-    adopt_cube_config()
+    if args.config or args.cube == "real":
+        config = Path(args.config).resolve() if args.config else RealCube().config_path
+        if not config.is_file():
+            hint = "" if args.config else ": run `sar-helpers realcube up --bbox W S E N --years ...` first"
+            raise CubeError(f"No datacube config at {config}{hint}.")
+        os.environ["ODC_CONFIG_PATH"] = str(config)
+        problem = ensure_cube_running()
+        if problem:
+            raise CubeError(problem)
+    else:
+        os.environ.setdefault(CONFIG_VARIABLE, str(TestCube().config_path))
+        adopt_cube_config()
     done = run(Path(args.notebook), Path(args.output), _report_overrides(args), args.no_input, not args.quiet)
     print(f"Report:            {done.html}")
     print(f"Executed notebook: {done.notebook}")
@@ -177,23 +229,53 @@ def _testcube(args: argparse.Namespace) -> int:
             f"indexed {done['indexed']}, removed {done['removed']} datasets."
         )
         print(f"Connect with: export ODC_CONFIG_PATH={cube.config_path}")
-    elif args.action == "status":
+        return 0
+    return _common_cube_action(cube, args.action)
+
+
+def _replacement(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old:
+        raise ValueError(f"--url-replace takes OLD=NEW, e.g. s3://bucket/=https://mirror/bucket/, not {text!r}.")
+    return old, new
+
+
+def _realcube(args: argparse.Namespace) -> int:
+    from .realcube.catalog import DEFAULT_CATALOG
+    from .realcube.cube import RealCube
+
+    cube = RealCube(args.dir)
+    if args.action == "up":
+        years = None if args.years is None else sorted({y for group in args.years for y in group})
+        replacements = None if args.url_replace is None else [_replacement(r) for r in args.url_replace]
+        done = cube.up(
+            tuple(args.bbox), years, args.product, args.catalog or DEFAULT_CATALOG, replacements,
+            args.download, progress=not args.quiet,
+        )
+        print(
+            f"Real-data datacube ready in {cube.folder}: {done['found']} items found, {done['indexed']} indexed, "
+            f"{done['already']} already there" + (f", {done['downloaded']} files downloaded." if args.download else ".")
+        )
+        print(f"Connect with: export ODC_CONFIG_PATH={cube.config_path}")
+        return 0
+    return _common_cube_action(cube, args.action)
+
+
+def _common_cube_action(cube, action: str) -> int:
+    """status, down, config and kernel, which every local cube answers alike."""
+    if action == "status":
         print(cube.status().report())
-    elif args.action == "down":
-        stopped = cube.down()
-        print("Server stopped; data kept." if stopped else "Server was not running.")
-    elif args.action == "config":
+    elif action == "down":
+        print("Server stopped; data kept." if cube.down() else "Server was not running.")
+    elif action == "config":
         if not cube.config_path.exists():
-            print(
-                f"No test datacube in {cube.folder} yet: run `sar-helpers testcube up` first.",
-                file=sys.stderr,
-            )
+            print(f"No {cube.title.lower()} in {cube.folder} yet: run `sar-helpers {cube.command} up` first.", file=sys.stderr)
             return 1
         print(cube.config_path)
-    elif args.action == "kernel":
+    elif action == "kernel":
         from .jupyter import install_kernel
 
-        print(f"Installed the Jupyter kernel in {install_kernel(cube.config_path)}")
+        print(f"Installed the Jupyter kernel in {install_kernel(cube.config_path, cube.command)}")
     return 0
 
 
@@ -205,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "testcube":
             return _testcube(args)
+        if args.command == "realcube":
+            return _realcube(args)
         if args.command == "report":
             return _report(args)
         if args.command == "lab":

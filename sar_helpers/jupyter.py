@@ -89,16 +89,28 @@ def load_ipython_extension(ipython) -> None:
     ipython.set_custom_exc((sqlalchemy.exc.OperationalError,), _show_database_down)
 
 
-def install_kernel(config_path: Path, prefix: str = sys.prefix) -> Path:
-    """Write this environment's ``python3`` kernel spec: the cube's config and this extension."""
-    folder = Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+#: The kernel of each local cube: (name, display name).
+KERNELS = {
+    "testcube": (KERNEL_NAME, "Python 3 (SAR mosaics)"),
+    "realcube": ("sar-realcube", "Python 3 (SAR mosaics, real data)"),
+}
+
+
+def install_kernel(config_path: Path, cube: str = "testcube", prefix: str = sys.prefix) -> Path:
+    """Write this environment's kernel spec for a cube: its config and this extension.
+
+    The test cube's is the environment's ``python3`` kernel, which the notebooks name;
+    the real-data cube's is ``sar-realcube``, chosen in Jupyter's kernel menu.
+    """
+    name, display_name = KERNELS[cube]
+    folder = Path(prefix) / "share" / "jupyter" / "kernels" / name
     folder.mkdir(parents=True, exist_ok=True)
     spec = {
         "argv": [
             "python", "-m", "ipykernel_launcher", "-f", "{connection_file}",
             f"--ext={__name__}",
         ],
-        "display_name": "Python 3 (SAR mosaics)",
+        "display_name": display_name,
         "language": "python",
         "env": {CONFIG_VARIABLE: str(config_path)},
         "metadata": {"debugger": True},

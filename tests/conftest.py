@@ -19,6 +19,16 @@ TUTORIAL_QUERY = dict(x=(31.90, 32.10), y=(30.37, 30.55))
 SMALL_BBOX = (31.99, 30.45, 32.01, 30.47)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that need the internet run only when asked: SAR_NETWORK_TESTS=1."""
+    if os.environ.get("SAR_NETWORK_TESTS") == "1":
+        return
+    offline = pytest.mark.skip(reason="needs the internet; run with SAR_NETWORK_TESTS=1 when online")
+    for item in items:
+        if "network" in item.keywords:
+            item.add_marker(offline)
+
+
 @pytest.fixture(scope="session")
 def cube() -> TestCube:
     """The project's test datacube (built by `make setup`; built or repaired here if needed)."""
