@@ -2,8 +2,9 @@
 
 One module per concern: ``products`` (facts), ``datahandling`` (loading with metadata),
 ``masking``, ``calibration``, ``temporal`` (observation dates), ``plotting``, ``maps``,
-``statistics`` and ``cluster`` (large loads on Dask), ``cog``, ``reports``, ``jupyter``,
-and ``testcube`` (the local test datacube). The names most notebooks need are here,
+``statistics`` and ``cluster`` (large loads on Dask), ``cog``, ``errors`` (failures in one
+sentence), ``reports``, ``jupyter``, ``localcube``, ``testcube`` (the local test datacube)
+and ``realcube`` (real mosaics indexed from a STAC API). The names most notebooks need are here,
 imported on first use so that the command line does not pay for matplotlib or folium.
 """
 
@@ -26,6 +27,7 @@ _EXPORTS = {
     "yearly_backscatter": "statistics",
     "check_chunks": "cluster", "get_client": "cluster", "release": "cluster",
     "write_cog": "cog",
+    "DatabaseUnavailable": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

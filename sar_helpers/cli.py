@@ -13,10 +13,13 @@ def _years(text: str) -> list[int]:
     try:
         if "-" in text:
             first, last = (int(part) for part in text.split("-", 1))
-            return list(range(first, last + 1))
-        return [int(text)]
+        else:
+            first = last = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a year or a range like 2015-2022") from None
+    if first > last:
+        raise argparse.ArgumentTypeError(f"{text!r} runs backwards: give the earlier year first, e.g. {last}-{first}")
+    return list(range(first, last + 1))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -59,8 +62,12 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="no progress bars")
 
     actions = cube.add_subparsers(dest="action", required=True)
-    actions.add_parser(
-        "up", parents=[where, build], help="start the server, build what is missing (idempotent)"
+    up = actions.add_parser(
+        "up", parents=[where, build], help="start the server, build what is missing, repair what is damaged (idempotent)"
+    )
+    up.add_argument(
+        "--verify", action="store_true",
+        help="check every file's checksum, not only its size, and render damaged ones again",
     )
     actions.add_parser("status", parents=[where], help="server state, products, datasets per year, disk size")
     actions.add_parser("down", parents=[where], help="stop the server, keep the data")
@@ -223,7 +230,9 @@ def _testcube(args: argparse.Namespace) -> int:
     if args.action in ("up", "reset"):
         years = None if args.years is None else {y for group in args.years for y in group}
         options = dict(bbox=tuple(args.bbox or DEFAULT_BBOX), years=years, progress=not args.quiet)
-        done = cube.up(**options) if args.action == "up" else cube.reset(**options)
+        done = cube.up(**options, verify=args.verify) if args.action == "up" else cube.reset(**options)
+        for path in done["repaired"]:
+            print(f"Damaged, rendered again: {path}")
         print(
             f"Test datacube ready in {cube.folder}: rendered {done['rendered']}, "
             f"indexed {done['indexed']}, removed {done['removed']} datasets."
@@ -280,7 +289,7 @@ def _common_cube_action(cube, action: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .reports import ReportError
+    from .reports import OutputError, ReportError
     from .localcube.base import CubeError
 
     args = _build_parser().parse_args(argv)
@@ -293,8 +302,19 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "lab":
             return _lab(args)
+    except OutputError as err:
+        print(f"sar-helpers: {err}", file=sys.stderr)
+        return 2
     except (CubeError, ReportError, ValueError) as err:
         print(f"sar-helpers: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        from .errors import database_down_message, is_database_lost, unreadable_file_message
+
+        message = database_down_message(err) if is_database_lost(err) else unreadable_file_message(err)
+        if message is None:
+            raise
+        print(f"sar-helpers: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sar-helpers: interrupted; run the same command again to finish.", file=sys.stderr)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .errors import DatabaseUnavailable, database_down_message, is_database_lost
 from .products import Platform, get_product, platform_in_orbit, platforms_named
 
 
@@ -67,8 +68,9 @@ _LOAD_ONLY_OPTIONS = {
 def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **query) -> xr.Dataset:
     """``dc.load`` of one SAR mosaic product, with :func:`add_platform` applied.
 
-    Raises a ValueError naming the product's bands for an unknown band, and one
-    saying what to check when the query finds no data.
+    Raises a ValueError naming the product's bands for an unknown band, one saying
+    what to check when the query finds no data, and DatabaseUnavailable (one sentence,
+    no driver traceback) when the datacube's database cannot be reached.
     """
     known = get_product(product)
     if measurements is not None:
@@ -78,7 +80,12 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
                 f"{product} has no band {', '.join(map(repr, unknown))}; its bands are {', '.join(known.bands)}."
             )
     search = {k: v for k, v in query.items() if k not in _LOAD_ONLY_OPTIONS}
-    datasets = dc.find_datasets(product=product, **search)
+    try:
+        datasets = dc.find_datasets(product=product, **search)
+    except Exception as err:
+        if is_database_lost(err):
+            raise DatabaseUnavailable(database_down_message(err)) from None
+        raise
     if not datasets:
         raise ValueError(no_data_message(product, query))
     grid = grid_options(query.pop("output_crs", None), query.pop("resolution", None))

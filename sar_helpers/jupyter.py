@@ -41,12 +41,11 @@ def _cube_for_config():
     config = os.environ.get("ODC_CONFIG_PATH", "").split(":")[0]
     if not config:
         return None
-    folder = Path(config).resolve().parent
-    if not (folder / "pg").is_dir() and not (folder / "cube.json").exists():
-        return None
-    from .localcube.base import LocalCube
+    from .localcube.base import LocalCube, is_local_cube_config
 
-    return LocalCube(folder)
+    if not is_local_cube_config(Path(config)):
+        return None
+    return LocalCube(Path(config).resolve().parent)
 
 
 def ensure_cube_running() -> str | None:
@@ -66,27 +65,30 @@ def ensure_cube_running() -> str | None:
     return None
 
 
-def database_down_message(error: BaseException) -> str:
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    return (
-        f"The datacube database cannot be reached ({reason}). Start it with "
-        "`make setup` (or `sar-helpers testcube up`) in a terminal, then run this cell again."
-    )
+def _show_failure(shell, etype, value, tb, tb_offset=None):
+    """A lost database or an unreadable data file: one sentence; anything else as usual."""
+    from .errors import database_down_message, is_database_lost, unreadable_file_message
 
-
-def _show_database_down(shell, etype, value, tb, tb_offset=None):
-    print(database_down_message(value), file=sys.stderr)
+    message = database_down_message(value) if is_database_lost(value) else unreadable_file_message(value)
+    if message is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    else:
+        print(message, file=sys.stderr)
     return None
 
 
 def load_ipython_extension(ipython) -> None:
+    import psycopg2
+    import rasterio.errors
     import sqlalchemy.exc
 
     adopt_cube_config()
     problem = ensure_cube_running()
     if problem:
         print(problem, file=sys.stderr)
-    ipython.set_custom_exc((sqlalchemy.exc.OperationalError,), _show_database_down)
+    ipython.set_custom_exc(
+        (sqlalchemy.exc.DBAPIError, psycopg2.Error, rasterio.errors.RasterioError), _show_failure
+    )
 
 
 #: The kernel of each local cube: (name, display name).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,10 @@ _CRS = re.compile(r"^EPSG:\d{4,6}$")
 
 class ReportError(RuntimeError):
     """The report cannot be made; the message says why and what to change."""
+
+
+class OutputError(ReportError):
+    """The report's output path cannot be used (a usage error: exit status 2)."""
 
 
 @dataclass
@@ -140,11 +145,69 @@ def check_coverage(parameters: dict) -> None:
             raise ReportError(no_data_message(product, query))
 
 
+def check_output(html: Path, notebook: Path) -> Path:
+    """The report's path, checked before any kernel starts: an ``.html`` file in a folder we
+    can write, and nothing it writes (report, executed notebook) replaces a tutorial notebook."""
+    html = Path(html).expanduser()
+    if html.suffix.lower() != ".html":
+        raise OutputError(f"The report is HTML: give -o a path ending in .html, not {html}.")
+    html = html.parent.resolve() / html.name
+    if html.is_dir():
+        raise OutputError(f"{html} is a folder; give -o the path of the report's .html file inside it.")
+    sources = notebook.parent.resolve()
+    if html.parent == sources or sources in html.parents:
+        raise OutputError(
+            f"{html} is in {sources}, beside the tutorial notebooks, which a report must never overwrite. "
+            "Write reports elsewhere, e.g. -o reports/NAME.html."
+        )
+    try:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        probe, probe_path = tempfile.mkstemp(dir=html.parent, prefix=".write-test-")
+        os.close(probe)
+        os.unlink(probe_path)
+    except OSError as err:
+        raise OutputError(
+            f"Cannot write the report into {html.parent} ({err.strerror or err}). Choose a folder you can write with -o."
+        ) from None
+    return html
+
+
+def check_local_files() -> None:
+    """If the datacube is the local test cube, stop with one sentence when its files are damaged."""
+    from .localcube.base import is_local_cube_config
+    from .testcube.cube import TestCube
+
+    config = Path(os.environ.get("ODC_CONFIG_PATH", "").split(":")[0] or "/nonexistent")
+    if not is_local_cube_config(config) or "testcube" not in config.read_text():
+        return
+    damaged = [path for files in TestCube(config.parent).damaged().values() for path in files]
+    if damaged:
+        raise ReportError(
+            f"The test cube's file {damaged[0]} is damaged"
+            + (f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else "")
+            + ": run `sar-helpers testcube up` to render it again, then run this report again."
+        )
+
+
+def _failure(err, failed: Path) -> ReportError:
+    """One sentence for a notebook that stopped: the cell, the error, and what to do."""
+    from .errors import unreadable_file_sentence
+
+    reason = (err.evalue or "").strip().splitlines()
+    hint = unreadable_file_sentence("\n".join(err.traceback or [])) if err.ename == "RasterioIOError" else None
+    return ReportError(
+        f"The notebook stopped in cell {err.exec_count} with {err.ename}"
+        f"{': ' + reason[0] if reason else ''}. {hint + ' ' if hint else ''}"
+        f"No report was written; the executed notebook is {failed}."
+    )
+
+
 def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, progress: bool = True) -> Report:
     """Execute ``notebook`` with ``overrides`` into ``html`` and an executed notebook beside it.
 
     Nothing is left at those paths unless the whole notebook ran: a failed run
-    keeps its executed notebook as ``NAME.failed.ipynb`` for reading.
+    keeps its executed notebook as ``NAME.failed.ipynb`` for reading, and removes
+    an older report at the same paths so that it cannot be taken for this one.
     """
     import nbformat
     import papermill
@@ -158,16 +221,21 @@ def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, p
     if unknown:
         raise ReportError(f"{notebook.name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(defaults)}.")
     parameters = validate({**defaults, **overrides})
+    html = check_output(html, notebook)
     check_coverage(parameters)
+    check_local_files()
 
-    html = Path(html).resolve()
-    html.parent.mkdir(parents=True, exist_ok=True)
     executed = html.with_suffix(".ipynb")
     failed = html.with_suffix(".failed.ipynb")
-    partial_ipynb = html.with_name(f".{html.stem}.{os.getpid()}.ipynb")
-    partial_html = html.with_name(f".{html.stem}.{os.getpid()}.html")
     failed.unlink(missing_ok=True)
     changed = {k: v for k, v in parameters.items() if k in overrides}
+    # Temporaries in the destination, made with O_EXCL (never a planted file or link),
+    # renamed over the final paths only when complete.
+    handle, partial_ipynb_name = tempfile.mkstemp(dir=html.parent, prefix=f".{html.stem}.", suffix=".ipynb")
+    os.close(handle)
+    handle, partial_html_name = tempfile.mkstemp(dir=html.parent, prefix=f".{html.stem}.", suffix=".html")
+    os.close(handle)
+    partial_ipynb, partial_html = Path(partial_ipynb_name), Path(partial_html_name)
     try:
         try:
             papermill.execute_notebook(
@@ -176,11 +244,9 @@ def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, p
             )
         except papermill.PapermillExecutionError as err:
             partial_ipynb.replace(failed)
-            reason = (err.evalue or "").strip().splitlines()
-            raise ReportError(
-                f"The notebook stopped in cell {err.exec_count} with {err.ename}"
-                f"{': ' + reason[0] if reason else ''}. No report was written; the executed notebook is {failed}."
-            ) from None
+            html.unlink(missing_ok=True)
+            executed.unlink(missing_ok=True)
+            raise _failure(err, failed) from None
         body, _ = HTMLExporter(exclude_input=hide_input).from_notebook_node(
             nbformat.read(partial_ipynb, as_version=4)
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sar_helpers.localcube.server import EmbeddedServer, server_folder
 from sar_helpers.testcube.cube import TestCube
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,13 +59,11 @@ def published_dc(published_config):
 
 @pytest.fixture
 def scratch(request) -> Path:
-    """An empty folder that the server's user can reach (pytest's tmp_path is 0700 under root)."""
+    """An empty private folder for cubes; their servers are stopped and removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="sarcube-test-"))
-    folder.chmod(0o755)
     yield folder
-    for pg in folder.rglob("pg"):
-        if (pg / "data" / "postmaster.pid").exists():
-            TestCube(pg.parent).server.kill()
+    for config in folder.rglob("datacube.conf"):
+        EmbeddedServer(server_folder(config.parent)).remove()
     shutil.rmtree(folder, ignore_errors=True)
 
 

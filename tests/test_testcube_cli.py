@@ -58,10 +58,11 @@ def test_status_down_config_and_restart(scratch):
 
 def test_the_server_listens_on_a_private_socket_only(scratch):
     assert run_cli("testcube", "up", "--dir", str(scratch), *SMALL).returncode == 0
-    run = scratch / "pg" / "run"
+    server_files = TestCube(scratch).server
+    run = server_files.socket_dir
     assert (run / ".s.PGSQL.5432").is_socket()
     assert run.stat().st_mode & 0o777 == 0o700
-    pid = int((scratch / "pg" / "data" / "postmaster.pid").read_text().split()[0])
+    pid = int((server_files.data / "postmaster.pid").read_text().split()[0])
     server = psutil.Process(pid)
     inet = [c for p in [server, *server.children(recursive=True)] for c in p.net_connections(kind="inet")]
     assert inet == [], "the server must not use TCP or UDP at all"
@@ -106,8 +107,9 @@ def test_a_killed_build_is_finished_by_the_next_up(scratch):
 
 def test_a_half_initialised_server_is_rebuilt(scratch):
     """initdb killed half way leaves a data folder without our marker: the next up remakes it."""
-    (scratch / "pg" / "data").mkdir(parents=True)
-    (scratch / "pg" / "data" / "PG_VERSION").write_text("18\n")
+    data = TestCube(scratch).server.data
+    data.mkdir(parents=True)
+    (data / "PG_VERSION").write_text("18\n")
     result = run_cli("testcube", "up", "--dir", str(scratch), *SMALL)
     assert result.returncode == 0, result.stderr
     assert len(dataset_ids(TestCube(scratch))) == 4
@@ -191,6 +193,7 @@ def test_a_dataset_written_by_another_version_is_rendered_and_indexed_again(scra
     old["measurements"] = {**current["measurements"], "hh": {"path": "N31E031_21_sl_HH_old.tif"}}
     (path.parent / current["measurements"]["hh"]["path"]).rename(path.parent / "N31E031_21_sl_HH_old.tif")
     path.write_text(yaml.safe_dump(old))
+    (path.parent / "files.json").unlink()  # older versions kept no record of their files
     with cube.datacube() as dc:  # as the older version indexed it
         dc.index.datasets.archive([current["id"]])
         dc.index.datasets.purge([current["id"]])
@@ -198,7 +201,8 @@ def test_a_dataset_written_by_another_version_is_rendered_and_indexed_again(scra
         assert error is None
         dc.index.datasets.add(dataset, with_lineage=False)
 
-    assert cube.up(bbox=SMALL_BBOX, years={2021}, progress=False) == {"rendered": 1, "indexed": 1, "removed": 1}
+    done = cube.up(bbox=SMALL_BBOX, years={2021}, progress=False)
+    assert done == {"rendered": 1, "indexed": 1, "removed": 1, "repaired": []}
     assert yaml.safe_load(path.read_text()) == current
     assert not (path.parent / "N31E031_21_sl_HH_old.tif").exists()
     assert sorted(dataset_ids(cube)) == sorted(

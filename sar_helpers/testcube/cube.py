@@ -15,6 +15,7 @@ whose files are gone. So a build killed at any point is finished by the next ``u
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from ..localcube.base import CubeError, LocalCube, Status
-from ..localcube.server import EmbeddedServer, ServerError
+from ..localcube.server import ServerError
 from ..products import PRODUCTS, Product
 from . import documents
 from .grid import Tile, Window, bbox_window, tiles_over
@@ -38,6 +39,46 @@ ENV_DIR = "SAR_TESTCUBE_DIR"
 #: The database holding the same files indexed with Digital Earth Africa's definitions as they are.
 PUBLISHED_DATABASE = "published"
 _DOC_SUFFIX = ".odc-metadata.yaml"
+#: In each dataset folder: the size and sha256 of every other file, written last.
+FILE_RECORD = "files.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_files(folder: Path) -> None:
+    """Write ``files.json``: what each file of a finished dataset folder should be."""
+    record = {
+        path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(folder.iterdir())
+        if path.name != FILE_RECORD
+    }
+    (folder / FILE_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def damaged_files(folder: Path, verify: bool = False) -> list[Path]:
+    """Files of a dataset folder that are missing or differ from its record: by size, and
+    with ``verify`` by checksum too. A folder without a readable record counts as damaged."""
+    try:
+        record = json.loads((folder / FILE_RECORD).read_text())
+    except (OSError, ValueError):
+        return [folder / FILE_RECORD]
+    damaged = []
+    for name, expected in record.items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            damaged.append(path)
+            continue
+        if size != expected["bytes"] or (verify and _sha256(path) != expected["sha256"]):
+            damaged.append(path)
+    return damaged
 
 
 @dataclass(frozen=True)
@@ -65,6 +106,7 @@ def _render_job(folder: str, job: DatasetJob) -> str:
     write_dataset_rasters(path, job.product, job.tile, job.year, job.window)
     doc = documents.dataset_document(job.product, job.tile, job.year, job.window)
     (path / f"{doc['label']}{_DOC_SUFFIX}").write_text(yaml.safe_dump(doc, sort_keys=True))
+    record_files(path)
     return folder
 
 
@@ -107,13 +149,49 @@ class TestCube(LocalCube):
         for partial in self.data.glob("*/*/*.partial-*"):
             shutil.rmtree(partial)
 
-    def _plan(self, window: Window, years: set[int] | None) -> list[DatasetJob]:
+    def damaged(self, verify: bool = False) -> dict[Path, list[Path]]:
+        """Dataset folders with damaged files, and those files (see :func:`damaged_files`).
+
+        A folder written by a version that kept no record is listed with no files.
+        """
+        found = {}
+        for folder in sorted(self.data.glob("*/*/*")):
+            product_name, _, year = folder.parts[-3:]
+            if product_name not in PRODUCTS or not year.isdigit() or not folder.is_dir():
+                continue  # not a dataset folder (a partial one has a suffix)
+            broken = damaged_files(folder, verify)
+            if broken:
+                found[folder] = broken if (folder / FILE_RECORD).exists() else []
+        return found
+
+    def _repairs(self, damaged: dict[Path, list[Path]]) -> list[DatasetJob]:
+        """Jobs that render damaged datasets again. A dataset whose own document is damaged
+        cannot say what it covered: its folder is removed, and rendered again when an ``up``
+        asks for its area."""
         jobs = []
+        for folder, broken in damaged.items():
+            docs = [p for p in folder.glob(f"*{_DOC_SUFFIX}") if p not in broken]
+            if not docs:
+                shutil.rmtree(folder)
+                continue
+            product_name, tile_name, year = folder.parts[-3:]
+            window = documents.document_window(yaml.safe_load(docs[0].read_text()))
+            jobs.append(DatasetJob(PRODUCTS[product_name], Tile.from_name(tile_name), int(year), window))
+        return jobs
+
+    def _plan(self, window: Window, years: set[int] | None, repairs: list[DatasetJob]) -> list[DatasetJob]:
+        """What to render for ``window`` and ``years``, besides ``repairs`` (which it includes)."""
+        repairing = {(job.product.name, job.tile, job.year): job for job in repairs}
+        jobs = list(repairs)
         for product in PRODUCTS.values():
             for year in product.years:
                 if years is not None and year not in years:
                     continue
                 for tile, part in tiles_over(window):
+                    repair = repairing.get((product.name, tile, year))
+                    if repair is not None:
+                        jobs[jobs.index(repair)] = DatasetJob(product, tile, year, repair.window.union(part))
+                        continue
                     folder = self._dataset_folder(product, tile, year)
                     docs = list(folder.glob(f"*{_DOC_SUFFIX}"))
                     if docs:
@@ -128,17 +206,18 @@ class TestCube(LocalCube):
 
     def render(
         self, bbox: tuple[float, float, float, float] = DEFAULT_BBOX, years: set[int] | None = None,
-        progress: bool = True,
-    ) -> int:
-        """Write the data files that are missing for ``bbox`` and ``years``; needs no database.
-
-        Returns how many datasets were rendered.
+        progress: bool = True, verify: bool = False,
+    ) -> tuple[int, list[Path]]:
+        """Write the data files that are missing for ``bbox`` and ``years``, and render again
+        every dataset with a damaged file (by size; by checksum too with ``verify``).
+        Needs no database. Returns how many datasets were rendered, and the damaged files.
         """
         self._tidy()
-        jobs = self._plan(bbox_window(*bbox), years)
+        damaged = self.damaged(verify)
+        jobs = self._plan(bbox_window(*bbox), years, self._repairs(damaged))
         if jobs:
             self._render(jobs, progress)
-        return len(jobs)
+        return len(jobs), [path for files in damaged.values() for path in files]
 
     def checksums(self) -> dict[str, str]:
         """sha256 of every data file, by path relative to the data folder."""
@@ -212,8 +291,13 @@ class TestCube(LocalCube):
         bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
         years: set[int] | None = None,
         progress: bool = True,
+        verify: bool = False,
     ) -> dict:
-        """Start the server and build or repair the cube; returns what was done."""
+        """Start the server and build or repair the cube; returns what was done.
+
+        Damaged files (of the wrong size; with ``verify``, of the wrong checksum) are
+        rendered again, and listed under ``repaired``.
+        """
         bbox_window(*bbox)  # refuse a bad box before touching anything
         if years is not None:
             known = {y for p in PRODUCTS.values() for y in p.years}
@@ -230,11 +314,11 @@ class TestCube(LocalCube):
             index = self._connect_index()
             try:
                 self._ensure_products(index, [documents.product_definition(p) for p in PRODUCTS.values()])
-                rendered = self.render(bbox, years, progress)
+                rendered, repaired = self.render(bbox, years, progress, verify)
                 added, removed = self._reconcile_index(index, progress)
             finally:
                 index.close()
-        return {"rendered": rendered, "indexed": added, "removed": removed}
+        return {"rendered": rendered, "indexed": added, "removed": removed, "repaired": repaired}
 
     def index_as_published(self) -> Path:
         """Index this cube's files once more, with Digital Earth Africa's product definitions
@@ -280,9 +364,8 @@ class TestCube(LocalCube):
                 finally:
                     index.close()
             else:
-                self.server.kill()
+                self.server.remove()
                 for child in self.folder.iterdir():
                     if child.name != "lock":
                         shutil.rmtree(child) if child.is_dir() else child.unlink()
-                self.server = EmbeddedServer(self.folder / "pg")
         return self.up(**up_options)

@@ -16,6 +16,7 @@ tutorial query load 811 x 900 pixels with datacube 1.9.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from ..products import RESOLUTION, TILE_PIXELS
@@ -117,6 +118,15 @@ class Tile:
         ns = "N" if self.north >= 0 else "S"
         ew = "E" if self.west >= 0 else "W"
         return f"{ns}{abs(self.north):02d}{ew}{abs(self.west):03d}"
+
+    @classmethod
+    def from_name(cls, name: str) -> Tile:
+        """``N31E031`` -> Tile(31, 31); ValueError for anything else."""
+        match = re.fullmatch(r"([NS])(\d{2})([EW])(\d{3})", name)
+        if match is None:
+            raise ValueError(f"{name!r} is not a tile name like N31E031")
+        ns, north, ew, west = match.groups()
+        return cls(int(north) * (1 if ns == "N" else -1), int(west) * (1 if ew == "E" else -1))
 
     @property
     def window(self) -> Window:

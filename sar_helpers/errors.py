@@ -1,0 +1,64 @@
+"""Failures from the libraries below us, turned into one sentence that says what to do.
+
+Two kinds reach users of a datacube most often: its database has gone away (not
+started, killed, a reboot), and a data file cannot be read (truncated or damaged).
+The command line, the Jupyter kernel extension and the loaders all word them here.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The datacube's database cannot be reached; the message says how to start it."""
+
+
+def is_database_lost(error: BaseException) -> bool:
+    """Is ``error`` a lost or refused connection to the index database?"""
+    import psycopg2
+    import sqlalchemy.exc
+
+    if isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+
+
+def database_down_message(error: BaseException) -> str:
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    return (
+        f"The datacube database cannot be reached ({reason}). Start it with `sar-helpers testcube up` "
+        "(or `sar-helpers realcube up ...` for the real-data cube, or `make setup`), then run this again."
+    )
+
+
+_FILE_IN_MESSAGE = re.compile(r"([^\s:'\"]+\.tiff?)\b", re.IGNORECASE)
+
+
+def unreadable_file_message(error: BaseException) -> str | None:
+    """One sentence naming the file a failed raster read was reading, or None if ``error``
+    is not such a failure. GDAL names the file in an exception further down the chain."""
+    import rasterio.errors
+
+    if not isinstance(error, (rasterio.errors.RasterioIOError, rasterio.errors.RasterioError)):
+        return None
+    chain, cause = [], error
+    while cause is not None and len(chain) < 10:
+        chain.append(str(cause))
+        cause = cause.__cause__ or cause.__context__
+    return unreadable_file_sentence("\n".join(chain))
+
+
+def unreadable_file_sentence(text: str) -> str | None:
+    """The sentence for a traceback's text, if it names the file a read failed on."""
+    named = _FILE_IN_MESSAGE.search(text)
+    if named is None:
+        return None
+    return (
+        f"The data file {named.group(1)} could not be read: it is damaged or incomplete. For the test cube, "
+        "`sar-helpers testcube up --verify` renders damaged files again; for files that `realcube up "
+        "--download` copied, delete the file and run that command again."
+    )
