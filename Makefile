@@ -8,7 +8,7 @@ export SAR_TESTCUBE_DIR := $(CUBE_DIR)
 export ODC_CONFIG_PATH := $(CUBE_DIR)/datacube.conf
 LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888
-LAB_FLAGS := $(if $(LAB_PUBLIC),--public) $(if $(LAB_NO_TOKEN),--no-token --token=)
+LAB_FLAGS := $(if $(LAB_PUBLIC),--public) $(if $(LAB_NO_TOKEN),--no-token)
 
 .PHONY: setup cube browser demo test lab clean
 

@@ -71,7 +71,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     actions.add_parser("status", parents=[where], help="server state, products, datasets per year, disk size")
     actions.add_parser("down", parents=[where], help="stop the server, keep the data")
-    actions.add_parser("reset", parents=[where, build], help="wipe the cube and build it again")
+    reset = actions.add_parser("reset", parents=[where, build], help="wipe the cube and build it again")
+    reset.add_argument(
+        "--force", action="store_true",
+        help="work in a folder that also holds other files (they are left alone; only the cube's are deleted)",
+    )
     actions.add_parser("config", parents=[where], help="print the datacube config file's path (for ODC_CONFIG_PATH)")
     actions.add_parser(
         "kernel",
@@ -141,13 +145,13 @@ def _build_parser() -> argparse.ArgumentParser:
     lab = commands.add_parser(
         "lab",
         help="start JupyterLab on the notebooks, connected to the test datacube",
-        description="Start JupyterLab on 127.0.0.1 with a random token, after making sure the test "
-        "datacube's server runs. Other interfaces or no token only when asked for explicitly.",
+        description="Start JupyterLab on 127.0.0.1 with a random token (or $JUPYTER_TOKEN, at least 16 "
+        "characters), after making sure the test datacube's server runs. Other interfaces or no token only "
+        "when asked for explicitly.",
     )
     lab.add_argument("--notebook-dir", default="notebooks", help="folder to serve (default: notebooks)")
     lab.add_argument("--ip", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument("--token", help="the token to require (default: a random one, printed)")
     lab.add_argument("--public", action="store_true", help="allow an interface other machines can reach")
     lab.add_argument("--no-token", action="store_true", help="allow running without a token")
     return parser
@@ -212,15 +216,16 @@ def _lab(args: argparse.Namespace) -> int:
     from .jupyter import lab_command
     from .testcube.cube import TestCube
 
-    command, token = lab_command(
-        Path(args.notebook_dir).resolve(), args.ip, args.port, args.token, args.public, args.no_token
+    command, env, token = lab_command(
+        Path(args.notebook_dir).resolve(), args.ip, args.port, os.environ.get("JUPYTER_TOKEN"), args.public,
+        args.no_token,
     )
     cube = TestCube()
     if not cube.external_db_url and cube.server.initialised:
         cube.server.start()
     os.environ.setdefault("ODC_CONFIG_PATH", str(cube.config_path))
     print(f"JupyterLab: http://{args.ip}:{args.port}/lab" + (f"?token={token}" if token else ""), flush=True)
-    os.execv(command[0], command)
+    os.execve(command[0], command, env)
 
 
 def _testcube(args: argparse.Namespace) -> int:
@@ -230,7 +235,7 @@ def _testcube(args: argparse.Namespace) -> int:
     if args.action in ("up", "reset"):
         years = None if args.years is None else {y for group in args.years for y in group}
         options = dict(bbox=tuple(args.bbox or DEFAULT_BBOX), years=years, progress=not args.quiet)
-        done = cube.up(**options, verify=args.verify) if args.action == "up" else cube.reset(**options)
+        done = cube.up(**options, verify=args.verify) if args.action == "up" else cube.reset(args.force, **options)
         for path in done["repaired"]:
             print(f"Damaged, rendered again: {path}")
         print(

@@ -30,9 +30,12 @@ def get_client(address: str | None = None, n_workers: int | None = None, memory_
 
     The local cluster has one single-threaded worker process per core (at most
     four) sharing 80 % of the machine's memory, listens on 127.0.0.1 only, and
-    serves its dashboard on a free port (``client.dashboard_link``).
+    serves its dashboard on a free port (``client.dashboard_link``). Its scheduler
+    and workers speak TLS with certificates made for this cluster and held only in
+    memory (``Security.temporary()``): another local user cannot join it and run code.
     """
     from distributed import Client, LocalCluster
+    from distributed.security import Security
 
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
@@ -49,7 +52,7 @@ def get_client(address: str | None = None, n_workers: int | None = None, memory_
         memory_limit = int(psutil.virtual_memory().total * 0.8 / workers)
     cluster = LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-        host="127.0.0.1", dashboard_address="127.0.0.1:0",
+        host="127.0.0.1", dashboard_address="127.0.0.1:0", protocol="tls://", security=Security.temporary(),
     )
     return Client(cluster)
 

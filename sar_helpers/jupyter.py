@@ -125,15 +125,21 @@ def install_kernel(config_path: Path, cube: str = "testcube", prefix: str = sys.
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+#: Shorter tokens are refused: a token is all that stands between a local user and your account.
+MIN_TOKEN_LENGTH = 16
+
+
 def lab_command(
     notebook_dir: Path, ip: str = "127.0.0.1", port: int = 8888, token: str | None = None,
     public: bool = False, no_token: bool = False,
-) -> tuple[list[str], str]:
-    """The command that starts JupyterLab safely, and its token.
+) -> tuple[list[str], dict[str, str], str]:
+    """The command that starts JupyterLab safely, its environment, and its token.
 
     JupyterLab listens on the loopback interface with a token unless the caller
     explicitly asks for a public interface (``public``) or no token (``no_token``);
-    without a token one is generated.
+    without a token one is generated. The token travels in the environment
+    (``JUPYTER_TOKEN``), which other users cannot read, never on the command line,
+    which any local user sees with ``ps``.
     """
     import secrets
 
@@ -142,17 +148,25 @@ def lab_command(
             f"Refusing to serve JupyterLab on {ip}, which other machines can reach: anyone there could run "
             "code as you. Use the default 127.0.0.1, or say --public (make lab LAB_PUBLIC=1) if you mean it."
         )
-    if token == "" and not no_token:
+    if no_token:
+        token = ""
+    elif token is None:
+        token = secrets.token_hex(24)
+    elif len(token.strip()) < MIN_TOKEN_LENGTH or token != token.strip():
         raise ValueError(
-            "Refusing to start JupyterLab without a token: anyone who can reach the port could run code. "
-            "Leave the token out to get a random one, or say --no-token (make lab LAB_NO_TOKEN=1) if you mean it."
+            f"Refusing a JupyterLab token that is blank, padded with spaces or shorter than {MIN_TOKEN_LENGTH} "
+            "characters: anyone who guesses it runs code as you. Unset JUPYTER_TOKEN to get a random one, "
+            "or say --no-token (make lab LAB_NO_TOKEN=1) if you mean to run without one."
         )
-    if token is None:
-        token = "" if no_token else secrets.token_hex(24)
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--ip={ip}", f"--port={port}",
-        f"--ServerApp.root_dir={notebook_dir}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={notebook_dir}",
     ]
+    if no_token:
+        command.append("--IdentityProvider.token=")  # empty: nothing secret on the command line
     if os.geteuid() == 0:  # JupyterLab refuses root unless told; containers and CI run as root
         command.append("--allow-root")
-    return command, token
+    env = {**os.environ, "JUPYTER_TOKEN": token}
+    if no_token:
+        env.pop("JUPYTER_TOKEN")
+    return command, env, token

@@ -136,3 +136,23 @@ def test_a_chunk_too_big_for_the_workers_is_warned_about_before_computing(schedu
 def test_value_counts_of_a_single_step(eager):
     counts = value_counts(eager.hh.isel(time=0))
     assert counts.shape == (1, 2**16) and counts.sum() == eager.hh.isel(time=0).size
+
+
+def test_the_local_cluster_admits_only_its_own_client():
+    """Another local user, without this cluster's in-memory certificates, cannot connect and run code."""
+    client = sar.get_client(n_workers=1)
+    try:
+        address = client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:")
+        assert client.submit(sum, [40, 2]).result() == 42
+        intruders = {
+            "plain TCP": f"Client({address.replace('tls://', 'tcp://')!r}, timeout=5)",
+            "TLS, no certificate": f"Client({address!r}, timeout=5)",
+            "TLS, a certificate of its own": f"Client({address!r}, timeout=5, security=Security.temporary())",
+        }
+        for name, call in intruders.items():
+            code = f"from distributed import Client\nfrom distributed.security import Security\nc = {call}\nprint(c.submit(sum, [1]).result())"
+            result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+            assert result.returncode != 0 and result.stdout.strip() == "", f"{name}: {result.stdout}"
+    finally:
+        sar.release(client)

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
+import psutil
 import pytest
 
 from conftest import REPO
@@ -52,9 +53,9 @@ def lab(cube, tmp_path):
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port, token = free_port(), secrets.token_hex(16)
     log = (tmp_path / "lab.log").open("w")
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings")}
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"), "JUPYTER_TOKEN": token}
     server = subprocess.Popen(
-        [sys.executable, "-m", "sar_helpers.cli", "lab", "--notebook-dir", str(folder), "--port", str(port), "--token", token],
+        [sys.executable, "-m", "sar_helpers.cli", "lab", "--notebook-dir", str(folder), "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     base = f"http://127.0.0.1:{port}"
@@ -67,6 +68,8 @@ def lab(cube, tmp_path):
             time.sleep(0.5)
     else:
         pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+    # What any local user sees with `ps`: the command line must not hold the token.
+    assert token not in " ".join(psutil.Process(server.pid).cmdline())
     yield base, token
     server.terminate()
     try:

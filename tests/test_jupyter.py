@@ -89,14 +89,16 @@ def test_a_database_that_goes_down_gets_one_clear_sentence(small_cube, scratch):
     assert "Traceback" not in err + out
 
 
-def test_lab_refuses_public_interfaces_and_empty_tokens_unless_asked(tmp_path):
+def test_lab_refuses_public_interfaces_and_weak_tokens_unless_asked(tmp_path):
     from sar_helpers.jupyter import lab_command
 
     with pytest.raises(ValueError, match="Refusing to serve JupyterLab on 0.0.0.0"):
         lab_command(tmp_path, ip="0.0.0.0")
-    with pytest.raises(ValueError, match="without a token"):
-        lab_command(tmp_path, token="")
-    command, token = lab_command(tmp_path)
-    assert len(token) == 48 and f"--IdentityProvider.token={token}" in command and "--ip=127.0.0.1" in command
-    command, token = lab_command(tmp_path, ip="0.0.0.0", public=True, token="", no_token=True)
-    assert token == "" and "--ip=0.0.0.0" in command
+    for weak in ("", "   ", "short", "x" * 15, " " + "x" * 20):
+        with pytest.raises(ValueError, match="Refusing a JupyterLab token that is blank"):
+            lab_command(tmp_path, token=weak)
+    command, env, token = lab_command(tmp_path)
+    assert len(token) == 48 and env["JUPYTER_TOKEN"] == token and "--ip=127.0.0.1" in command
+    assert not any(token in part for part in command), "the token never goes on the command line"
+    command, env, token = lab_command(tmp_path, ip="0.0.0.0", public=True, no_token=True)
+    assert token == "" and "--ip=0.0.0.0" in command and "JUPYTER_TOKEN" not in env

@@ -16,13 +16,19 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..products import PRODUCTS
 from .server import EmbeddedServer, ServerError, server_folder
+
+
+#: What a cube makes in its folder (``pg`` only for a normal user); ``reset`` deletes no other file.
+OWN_ENTRIES = frozenset({"data", "datacube.conf", "published.conf", "cube.json", "lock", "pg"})
 
 
 class CubeError(RuntimeError):
@@ -129,6 +135,24 @@ class LocalCube:
                 "it to forget the settings it held (an external --db-url)."
             ) from None
 
+    def foreign_entries(self) -> list[Path]:
+        """What the cube's folder holds that the cube did not make (never deleted by us)."""
+        found = []
+        if self.folder.is_dir():
+            found += [
+                p for p in self.folder.iterdir()
+                if p.name not in OWN_ENTRIES and not p.name.startswith(".write-test-")
+            ]
+        if self.data.is_dir():
+            found += [p for p in self.data.iterdir() if p.name not in PRODUCTS]
+        return sorted(found)
+
+    def _remove_own_data(self) -> None:
+        """Delete the cube's data (its product folders), leaving anything else in place."""
+        for product in PRODUCTS:
+            if (self.data / product).is_dir():
+                shutil.rmtree(self.data / product)
+
     @property
     def db_url(self) -> str:
         return self.external_db_url or self.server.url
@@ -178,7 +202,7 @@ class LocalCube:
             "[default]\n"
             f"{CONFIG_MARK}{self.command}`; point ODC_CONFIG_PATH at this file.\n"
             "index_driver = postgres\n"
-            f"db_url = {db_url or self.db_url}\n"
+            f"db_url = {(db_url or self.db_url).replace('%', '%%')}\n"  # configparser reads %% as %
         )
         if not path.exists() or path.read_text() != text:
             tmp = path.with_suffix(".tmp")

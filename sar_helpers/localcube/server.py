@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 
 def _wheel_install() -> Path:
@@ -203,7 +204,7 @@ class EmbeddedServer:
         return self.url_for(DATABASE)
 
     def url_for(self, database: str) -> str:
-        return f"postgresql+psycopg2://{SUPERUSER}@/{database}?host={self.socket_dir}"
+        return f"postgresql+psycopg2://{SUPERUSER}@/{database}?host={quote(str(self.socket_dir), safe='/')}"
 
     # ----------------------------------------------------------------- state
 
@@ -244,8 +245,7 @@ class EmbeddedServer:
 
     def _prepare_folders(self) -> None:
         owner = _owner()
-        if self.folder.parent == SYSTEM_FOLDER:
-            SYSTEM_FOLDER.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.folder.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         for folder in (self.folder, self.socket_dir):
             private_folder(folder, owner)
 

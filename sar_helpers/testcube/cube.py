@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from ..localcube.base import CubeError, LocalCube, Status
+from ..localcube.base import OWN_ENTRIES, CubeError, LocalCube, Status
 from ..localcube.server import ServerError
 from ..products import PRODUCTS, Product
 from . import documents
@@ -100,6 +100,18 @@ def _die_with_parent() -> None:
         pass
 
 
+def _exchange(first: Path, second: Path) -> None:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE): a reader finds the old
+    dataset or the new one at ``second``, never none."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_cwd, rename_exchange = -100, 2
+    if libc.renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"Cannot swap {first} and {second}: {os.strerror(errno)}")
+
+
 def _render_job(folder: str, job: DatasetJob) -> str:
     """Render one dataset into ``folder`` (runs in a worker process)."""
     path = Path(folder)
@@ -137,15 +149,9 @@ class TestCube(LocalCube):
         return found
 
     def _tidy(self) -> None:
-        """Undo what a killed build left: half-written folders, a folder moved aside."""
+        """Remove what a killed build left: half-written folders, and replaced ones not yet deleted."""
         if not self.data.exists():
             return
-        for aside in self.data.glob("*/*/*.old-*"):
-            final = aside.with_name(aside.name.split(".old-")[0])
-            if final.exists():
-                shutil.rmtree(aside)
-            else:
-                aside.rename(final)
         for partial in self.data.glob("*/*/*.partial-*"):
             shutil.rmtree(partial)
 
@@ -246,11 +252,9 @@ class TestCube(LocalCube):
             for future in as_completed(futures):
                 partial = Path(future.result())
                 final = staged[str(partial)]
-                if final.exists():  # a larger window replaces a smaller one
-                    aside = final.with_name(f"{final.name}.old-{os.getpid()}")
-                    final.rename(aside)
-                    partial.rename(final)
-                    shutil.rmtree(aside)
+                if final.exists():  # a larger window replaces a smaller one, in one step
+                    _exchange(partial, final)
+                    shutil.rmtree(partial)
                 else:
                     partial.rename(final)
                 bar.update()
@@ -267,21 +271,25 @@ class TestCube(LocalCube):
                 uri = ds.uri or ""
                 if uri.startswith(ours) and str(ds.id) not in on_disk:
                     stale.append(ds.id)
-        if stale:
-            index.datasets.archive(stale)
-            index.datasets.purge(stale)
         missing = [i for i in on_disk if not index.datasets.has(i)]
-        if not missing:
-            return 0, len(stale)
-        from datacube.index.hl import Doc2Dataset  # slow to import: only when needed
+        if not missing and not stale:
+            return 0, 0
+        # New datasets in, old ones out, in one transaction: a reader sees the old cube or
+        # the new one, never a part (until it commits, the index is as it was).
+        with index.transaction():
+            if missing:
+                from datacube.index.hl import Doc2Dataset  # slow to import: only when needed
 
-        resolver = Doc2Dataset(index, verify_lineage=False)
-        for dataset_id in tqdm(missing, desc="Indexing", unit="dataset", disable=not progress or not missing):
-            path, doc = on_disk[dataset_id]
-            dataset, error = resolver(doc, path.as_uri())
-            if error:
-                raise CubeError(f"{path} is not a valid dataset document: {error}")
-            index.datasets.add(dataset, with_lineage=False)
+                resolver = Doc2Dataset(index, verify_lineage=False)
+                for dataset_id in tqdm(missing, desc="Indexing", unit="dataset", disable=not progress):
+                    path, doc = on_disk[dataset_id]
+                    dataset, error = resolver(doc, path.as_uri())
+                    if error:
+                        raise CubeError(f"{path} is not a valid dataset document: {error}")
+                    index.datasets.add(dataset, with_lineage=False)
+            if stale:
+                index.datasets.archive(stale)
+                index.datasets.purge(stale)
         return len(missing), len(stale)
 
     # ----------------------------------------------------------------- commands
@@ -350,13 +358,25 @@ class TestCube(LocalCube):
         """What is there now; never starts or changes anything."""
         return super().status(list(PRODUCTS))
 
-    def reset(self, **up_options) -> dict:
-        """Wipe the cube (data, index entries, embedded server) and build it again."""
+    def reset(self, force: bool = False, **up_options) -> dict:
+        """Wipe the cube (its data, index entries and embedded server) and build it again.
+
+        Only what the cube made is deleted. A folder that also holds other files is
+        refused unless ``force``, and even then those files are left where they are.
+        """
         self._check_writable()
+        foreign = self.foreign_entries()
+        if foreign and not force:
+            names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in foreign[:3])
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise CubeError(
+                f"{self.folder} also holds files that are not the test cube's ({names}{more}). reset deletes "
+                "only the cube's own files, but will not work in a folder shared with others unless you add "
+                "--force; or choose the cube's own folder with --dir."
+            )
         with self.locked():
+            self._remove_own_data()
             if self.external_db_url:
-                if self.data.exists():
-                    shutil.rmtree(self.data)
                 self._write_config()
                 index = self._connect_index()
                 try:
@@ -365,7 +385,10 @@ class TestCube(LocalCube):
                     index.close()
             else:
                 self.server.remove()
-                for child in self.folder.iterdir():
-                    if child.name != "lock":
-                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+                for name in OWN_ENTRIES - {"lock", "data", "cube.json"}:
+                    path = self.folder / name
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink(missing_ok=True)
         return self.up(**up_options)

@@ -1,0 +1,152 @@
+"""Attacks by another local user and mistakes by a careless one, performed for real:
+planted links, paths made to reach a shell, a reset in a shared folder, readers while the
+cube is rebuilt."""
+
+import json
+import os
+import pwd
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SMALL_BBOX, run_cli
+from sar_helpers.localcube.server import EmbeddedServer, ServerError, private_folder
+
+SMALL = ["--bbox", *map(str, SMALL_BBOX), "--years", "2022", "--quiet"]
+PROBE_USER = "sarprobe"
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creates an unprivileged user, which needs root")
+
+
+@pytest.fixture(scope="module")
+def probe_user() -> pwd.struct_passwd:
+    """An unprivileged local account, made for these tests."""
+    try:
+        return pwd.getpwnam(PROBE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PROBE_USER],
+            check=True, capture_output=True,
+        )
+        return pwd.getpwnam(PROBE_USER)
+
+
+def test_a_planted_link_for_a_private_folder_is_refused(tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o755)
+    planted = tmp_path / "sarcube-0-abc"
+    planted.symlink_to(victim)
+    with pytest.raises(ServerError, match="exists but is not a folder"):
+        private_folder(planted, (os.geteuid(), os.getegid()))
+    assert victim.stat().st_mode & 0o777 == 0o755 and victim.stat().st_uid == os.geteuid()
+
+
+@needs_root
+def test_a_folder_of_another_user_is_refused_for_the_socket(tmp_path, probe_user):
+    planted = tmp_path / "socket"
+    planted.mkdir()
+    planted.chmod(0o777)
+    os.chown(planted, probe_user.pw_uid, probe_user.pw_gid)
+    with pytest.raises(ServerError, match="belongs to another user"):
+        private_folder(planted, (os.geteuid(), os.getegid()))
+    assert planted.stat().st_uid == probe_user.pw_uid and planted.stat().st_mode & 0o777 == 0o777
+
+
+def test_a_server_with_a_long_path_meets_a_planted_socket_link(tmp_path):
+    """A cube folder with a long path puts its socket in the temp folder, where anyone can plant a link."""
+    home = Path(tempfile.mkdtemp(prefix="sarcube-test-"))
+    home.chmod(0o755)  # as root, the server's user must reach the folder
+    server = EmbeddedServer(home / ("long-" * 16) / "pg")
+    assert server.socket_dir.parent == Path(tempfile.gettempdir())
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o755)
+    server.socket_dir.symlink_to(victim)
+    try:
+        with pytest.raises(ServerError, match="exists but is not a folder"):
+            server.initialise()
+        assert victim.stat().st_mode & 0o777 == 0o755 and victim.stat().st_uid == os.geteuid()
+    finally:
+        server.socket_dir.unlink()
+        server.remove()
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def test_a_path_with_spaces_quotes_and_dollars_never_reaches_a_shell():
+    """The server's folder name goes to PostgreSQL as it is: nothing in it runs."""
+    home = Path(tempfile.mkdtemp(prefix="sarcube-test-"))
+    home.chmod(0o755)
+    # Run by a shell, either substitution would print "uid=..." into the server's log.
+    server = EmbeddedServer(home / "a b$(id>&2)`id>&2`\"q'" / "pg")
+    assert server.socket_dir == server.folder / "run", "short enough for the socket to live there too"
+    try:
+        server.initialise()
+        server.stop()
+        server.start()
+        assert server.running() and "uid=" not in server.log.read_text(), "a path ran as a command"
+        result = subprocess.run(
+            [sys.executable, "-c", "import sqlalchemy, sys; e = sqlalchemy.create_engine(sys.argv[1]); "
+             "print(e.connect().exec_driver_sql('select 1').scalar())", server.url],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.stdout.strip() == "1", result.stderr
+    finally:
+        server.remove()
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def test_reset_deletes_only_what_the_cube_made(scratch):
+    assert run_cli("testcube", "up", "--dir", str(scratch), *SMALL).returncode == 0
+    notes = scratch / "notes.txt"
+    notes.write_text("my notes")
+    thesis = scratch / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("\\chapter{One}")
+    mine_in_data = scratch / "data" / "my-labels.csv"
+    mine_in_data.write_text("x,y\n")
+
+    refused = run_cli("testcube", "reset", "--dir", str(scratch), *SMALL)
+    assert refused.returncode == 1 and "--force" in refused.stderr and "notes.txt" in refused.stderr
+    assert len(list((scratch / "data").glob("*/*/*/*.tif"))) == 10, "nothing was deleted"
+
+    forced = run_cli("testcube", "reset", "--dir", str(scratch), *SMALL, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert notes.read_text() == "my notes" and (thesis / "chapter1.tex").exists() and mine_in_data.exists()
+    assert "rendered 2, indexed 2" in forced.stdout
+
+
+def test_readers_see_the_old_cube_or_the_new_one_while_it_grows(scratch):
+    """`up --bbox <bigger box>` renders and indexes every dataset again while loads go on."""
+    years = ["--years", "2015-2022", "--quiet"]
+    assert run_cli("testcube", "up", "--dir", str(scratch), "--bbox", *map(str, SMALL_BBOX), *years).returncode == 0
+    log = scratch / "reader.jsonl"
+    reader = subprocess.Popen([sys.executable, "-c", f"""
+import json, time
+import datacube
+dc = datacube.Datacube(config={str(scratch / 'datacube.conf')!r})
+with open({str(log)!r}, "a") as out:
+    while True:
+        try:
+            ds = dc.load(product="alos_palsar_mosaic", measurements=["hh"], time=("2015", "2022"),
+                         x=(31.995, 32.005), y=(30.455, 30.465))
+            out.write(json.dumps({{"steps": ds.sizes.get("time", 0), "empty": int((ds.hh == 0).sum())}}) + "\\n")
+        except Exception as err:
+            out.write(json.dumps({{"error": repr(err)[:300]}}) + "\\n")
+        out.flush()
+"""], cwd="/")
+    try:
+        time.sleep(3)
+        bigger = run_cli("testcube", "up", "--dir", str(scratch), "--bbox", "31.97", "30.44", "32.03", "30.48", *years)
+        assert bigger.returncode == 0, bigger.stderr
+        assert "rendered 16, indexed 16, removed 16" in bigger.stdout
+        time.sleep(2)
+    finally:
+        reader.kill()
+        reader.wait()
+    loads = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert len(loads) >= 10, "the reader should have loaded many times during the rebuild"
+    assert [r for r in loads if "error" in r] == []
+    assert {r["steps"] for r in loads} == {8} and {r["empty"] for r in loads} == {0}
