@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -132,6 +133,10 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--product", help="the product to load")
     report.add_argument("--bands", nargs="+", help="the bands to load")
     report.add_argument("--steps", nargs="+", metavar="STEP", help="years or dates to plot (steps_to_plot)")
+    report.add_argument(
+        "--change-years", nargs=2, metavar=("BEFORE", "AFTER"),
+        help="years of the change map (notebook 03; default: the first and last year of --time)",
+    )
     report.add_argument("--output-crs", help="reproject to this CRS, e.g. EPSG:6933 (with --resolution)")
     report.add_argument("--resolution", nargs="+", metavar="RES", help="pixel size in the output CRS: 25, or -25 25 (y x)")
     report.add_argument(
@@ -162,6 +167,8 @@ def _number(text: str) -> float | int:
         value = float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number.")
     return int(value) if value.is_integer() and "." not in text else value
 
 
@@ -178,7 +185,9 @@ def _report_overrides(args: argparse.Namespace) -> dict:
     if args.bands:
         overrides["bands"] = list(args.bands)
     if args.steps:
-        overrides["steps_to_plot"] = [int(s) if s.isdigit() else s for s in args.steps]
+        overrides["steps_to_plot"] = [int(s) if s.isascii() and s.isdigit() else s for s in args.steps]
+    if args.change_years:
+        overrides["change_years"] = [_number(v) for v in args.change_years]
     if args.output_crs:
         overrides["output_crs"] = args.output_crs
     if args.resolution:

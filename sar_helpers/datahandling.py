@@ -9,6 +9,7 @@ the two are checked against each other.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -79,6 +80,7 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
             raise ValueError(
                 f"{product} has no band {', '.join(map(repr, unknown))}; its bands are {', '.join(known.bands)}."
             )
+    check_query(query)
     search = {k: v for k, v in query.items() if k not in _LOAD_ONLY_OPTIONS}
     try:
         datasets = dc.find_datasets(product=product, **search)
@@ -105,12 +107,47 @@ def grid_options(output_crs: str | None = None, resolution=None) -> dict:
         return {}
     if resolution is None:
         raise ValueError(f"output_crs={output_crs!r} needs a resolution too, e.g. resolution=(-25, 25) for 25 m pixels.")
+    import pyproj
     from odc.geo import Resolution, resyx_
 
-    if isinstance(resolution, (int, float, Resolution)):
+    try:
+        pyproj.CRS.from_user_input(output_crs)
+    except pyproj.exceptions.CRSError:
+        raise ValueError(f"output_crs={output_crs!r} is not a coordinate reference system pyproj knows, "
+                         "e.g. EPSG:6933 (equal area) or EPSG:32636 (UTM 36N).") from None
+    if isinstance(resolution, Resolution):
         return {"output_crs": output_crs, "resolution": resolution}
-    y, x = resolution
+    values = [resolution] if isinstance(resolution, (int, float)) else list(resolution)
+    if len(values) not in (1, 2) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v != 0 for v in values
+    ):
+        raise ValueError(f"resolution must be one finite, non-zero number or a (y, x) pair like (-25, 25); got {resolution!r}.")
+    if len(values) == 1:
+        return {"output_crs": output_crs, "resolution": values[0]}
+    y, x = values
     return {"output_crs": output_crs, "resolution": resyx_(y, x)}
+
+
+def check_query(query: dict) -> None:
+    """ValueError for a search that would fail deep inside the index: coordinates that are
+    not finite numbers in order, or a time range that runs backwards."""
+    for axis in ("x", "y", "longitude", "latitude"):
+        if axis not in query or isinstance(query[axis], (int, float)):
+            values = [query[axis]] if axis in query else []
+        else:
+            values = list(query[axis])
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            raise ValueError(f"{axis} must be finite numbers, e.g. {axis}=(31.90, 32.10); got {query[axis]!r}.")
+        if len(values) == 2 and values[0] > values[1]:
+            raise ValueError(f"{axis} must be given smallest first: {values[0]} is above {values[1]}.")
+    time = query.get("time")
+    if isinstance(time, (tuple, list)) and len(time) == 2 and None not in time:
+        try:
+            first, last = pd.Timestamp(str(time[0])), pd.Timestamp(str(time[1]))
+        except ValueError:
+            raise ValueError(f"time must be dates like '2015' or '2015-07-01'; got {time!r}.") from None
+        if first > last:
+            raise ValueError(f"time must be given earliest first: {time[0]} is after {time[1]}.")
 
 
 def no_data_message(product: str, query: dict) -> str:

@@ -19,8 +19,10 @@ from pathlib import Path
 from .datahandling import grid_options, no_data_message
 from .products import PRODUCTS, get_product
 
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_CRS = re.compile(r"^EPSG:\d{4,6}$")
+# fullmatch with ASCII digits only: no trailing newline, no other scripts' digits.
+_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
+_CRS = re.compile(r"EPSG:[0-9]{4,6}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.tif")
 
 
 class ReportError(RuntimeError):
@@ -67,7 +69,7 @@ def _pair(name: str, value, low: float, high: float) -> list[float]:
 
 def _time(value, product) -> list[str] | str:
     values = [value] if isinstance(value, str) else list(value)
-    if not 1 <= len(values) <= 2 or not all(isinstance(v, str) and _DATE.match(v) for v in values):
+    if not 1 <= len(values) <= 2 or not all(isinstance(v, str) and _DATE.fullmatch(v) for v in values):
         raise ReportError(f"time must be one or two dates like 2015 or 2015-07-01; got {value!r}.")
     if values[0] > values[-1]:
         raise ReportError(f"time must be given earliest first: {values[0]} is after {values[-1]}.")
@@ -85,7 +87,7 @@ def _steps(value) -> list | None:
         return None
     values = value if isinstance(value, (list, tuple)) else [value]
     for v in values:
-        if not (isinstance(v, int) or (isinstance(v, str) and _DATE.match(v))):
+        if not ((isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and _DATE.fullmatch(v))):
             raise ReportError(f"steps_to_plot must be years, positions or dates like 2015-07-07; got {v!r}.")
     return list(values)
 
@@ -117,18 +119,57 @@ def validate(parameters: dict) -> dict:
     if "steps_to_plot" in clean:
         clean["steps_to_plot"] = _steps(clean["steps_to_plot"])
     crs, resolution = clean.get("output_crs"), clean.get("resolution")
-    if crs is not None and not (isinstance(crs, str) and _CRS.match(crs)):
+    if crs is not None and not (isinstance(crs, str) and _CRS.fullmatch(crs)):
         raise ReportError(f"output_crs must look like EPSG:6933; got {crs!r}.")
     if resolution is not None:
         values = resolution if isinstance(resolution, (list, tuple)) else [resolution]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v != 0 for v in values) or len(values) > 2:
-            raise ReportError(f"resolution must be a number or a (y, x) pair like -25 25; got {resolution!r}.")
         clean["resolution"] = list(values) if len(values) == 2 else values[0]
     try:
         grid_options(crs, clean.get("resolution"))
     except ValueError as err:
         raise ReportError(str(err)) from None
+    if "change_years" in clean:
+        clean["change_years"] = _change_years(clean["change_years"], product, clean.get("time"))
+    path = clean.get("change_map_path")
+    if path is not None and not (isinstance(path, str) and _FILE_NAME.fullmatch(path)):
+        raise ReportError(f"change_map_path must be a plain file name ending in .tif; got {path!r}.")
     return clean
+
+
+def _years_in(time, product) -> list[int]:
+    """The product's mosaic years that ``time`` (one or two dates) spans."""
+    values = [time] if isinstance(time, str) else list(time)
+    first, last = int(values[0][:4]), int(values[-1][:4])
+    return [y for y in product.years if first <= y <= last]
+
+
+def _change_years(value, product, time) -> list[int]:
+    try:
+        before, after = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ReportError(f"change_years must be two years, e.g. --change-years 2007 2022; got {value!r}.") from None
+    loaded = _years_in(time, product) if time is not None else list(product.years)
+    missing = [y for y in (before, after) if y not in loaded]
+    if missing or not before < after:
+        raise ReportError(
+            f"change_years must be two different mosaic years that the report loads, earlier first "
+            f"({', '.join(map(str, loaded))}); got {before} {after}."
+        )
+    return [before, after]
+
+
+def derived_parameters(defaults: dict, overrides: dict, html: Path) -> dict:
+    """Overrides that follow from the others: the change map's years follow --time unless
+    given, and its file is named after the report, so reports in one folder never share it."""
+    derived = dict(overrides)
+    product = get_product(derived.get("product", defaults.get("product", "alos_palsar_mosaic")))
+    if "change_years" in defaults and "change_years" not in derived and "time" in derived:
+        years = _years_in(derived["time"], product)
+        if len(years) >= 2:
+            derived["change_years"] = [years[0], years[-1]]
+    if "change_map_path" in defaults and "change_map_path" not in derived:
+        derived["change_map_path"] = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', html.stem)}_{defaults['change_map_path']}"
+    return derived
 
 
 def check_coverage(parameters: dict) -> None:
@@ -189,6 +230,18 @@ def check_local_files() -> None:
         )
 
 
+def _remove_stale_temporaries(html: Path) -> None:
+    """Delete temporaries that an earlier run for ``html`` left when it was killed
+    (``.STEM.PID.*.ipynb|html`` whose process is gone)."""
+    import psutil
+
+    pattern = re.compile(rf"\.{re.escape(html.stem)}\.([0-9]+)\.[A-Za-z0-9_]+\.(ipynb|html)")
+    for path in html.parent.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match and not psutil.pid_exists(int(match.group(1))) and path.is_file() and not path.is_symlink():
+            path.unlink()
+
+
 def _failure(err, failed: Path) -> ReportError:
     """One sentence for a notebook that stopped: the cell, the error, and what to do."""
     from .errors import unreadable_file_sentence
@@ -220,8 +273,9 @@ def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, p
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
         raise ReportError(f"{notebook.name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(defaults)}.")
-    parameters = validate({**defaults, **overrides})
     html = check_output(html, notebook)
+    overrides = derived_parameters(defaults, overrides, html)
+    parameters = validate({**defaults, **overrides})
     check_coverage(parameters)
     check_local_files()
 
@@ -231,15 +285,17 @@ def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, p
     changed = {k: v for k, v in parameters.items() if k in overrides}
     # Temporaries in the destination, made with O_EXCL (never a planted file or link),
     # renamed over the final paths only when complete.
-    handle, partial_ipynb_name = tempfile.mkstemp(dir=html.parent, prefix=f".{html.stem}.", suffix=".ipynb")
+    _remove_stale_temporaries(html)
+    prefix = f".{html.stem}.{os.getpid()}."
+    handle, partial_ipynb_name = tempfile.mkstemp(dir=html.parent, prefix=prefix, suffix=".ipynb")
     os.close(handle)
-    handle, partial_html_name = tempfile.mkstemp(dir=html.parent, prefix=f".{html.stem}.", suffix=".html")
+    handle, partial_html_name = tempfile.mkstemp(dir=html.parent, prefix=prefix, suffix=".html")
     os.close(handle)
     partial_ipynb, partial_html = Path(partial_ipynb_name), Path(partial_html_name)
     try:
         try:
             papermill.execute_notebook(
-                str(notebook), str(partial_ipynb), parameters=changed, cwd=str(notebook.parent),
+                str(notebook), str(partial_ipynb), parameters=changed, cwd=str(html.parent),
                 progress_bar=progress, report_mode=hide_input, kernel_name="python3",
             )
         except papermill.PapermillExecutionError as err:

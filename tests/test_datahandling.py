@@ -58,3 +58,18 @@ def test_grid_options():
         sar.grid_options("EPSG:6933")
     with pytest.raises(ValueError, match="resolution needs output_crs"):
         sar.grid_options(None, 25)
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        (dict(time=("2022", "2015")), "time must be given earliest first"),
+        (dict(x=(float("nan"), 32.0)), "x must be finite numbers"),
+        (dict(y=(30.5, float("inf"))), "y must be finite numbers"),
+        (dict(x=(32.1, 31.9)), "x must be given smallest first"),
+    ],
+)
+def test_queries_that_would_fail_inside_the_index_are_refused_first(dc, query, message):
+    full = dict(x=(31.99, 32.0), y=(30.45, 30.46), time=("2015", "2016"))
+    with pytest.raises(ValueError, match=message):
+        sar.load_mosaics(dc, "alos_palsar_mosaic", ["hh"], **{**full, **query})

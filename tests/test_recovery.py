@@ -187,3 +187,25 @@ def test_report_outputs_that_cannot_be_written_are_refused(tmp_path, monkeypatch
         err = capsys.readouterr().err
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (target, err)
     assert [p.name for p in tmp_path.iterdir()] == ["folder.html"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs, which needs root")
+def test_a_full_disk_stops_the_build_in_one_sentence_and_the_next_up_finishes(scratch):
+    disk = scratch / "small-disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k,mode=0755", "tmpfs", str(disk)], check=True)
+    try:
+        folder = disk / "cube"
+        every_year = ["--bbox", *map(str, SMALL_BBOX), "--quiet"]
+        full = run_cli("testcube", "up", "--dir", str(folder), *every_year)
+        assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+        assert "is full" in full.stderr and len(full.stderr.strip().splitlines()) == 1
+        assert not list(folder.rglob("*.partial-*")), "unfinished datasets are removed"
+        kept = len(list((folder / "data").glob("*/*/*/files.json")))
+        subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
+        finished = run_cli("testcube", "up", "--dir", str(folder), *every_year)
+        assert finished.returncode == 0, finished.stderr
+        assert f"rendered {26 - kept}, indexed 26" in finished.stdout
+    finally:
+        TestCube(disk / "cube").server.remove()
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)

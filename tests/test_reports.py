@@ -1,6 +1,8 @@
 """`sar-helpers report`: parameterised notebooks into HTML, with checks before any kernel starts."""
 
 import json
+import os
+import subprocess
 
 import papermill
 import pytest
@@ -100,3 +102,78 @@ def test_report_reprojected_from_the_parameters(cube, tmp_path):
                      "--resolution", "-25", "25", "--quiet", "-o", str(html), timeout=900)
     assert result.returncode == 0, result.stderr
     assert "{'time': 1, 'y': 795, 'x': 773}" in stdout_of(html.with_suffix(".ipynb"))
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--time", "2015\n"], "time must be one or two dates"),
+        (["--output-crs", "EPSG:6933\n", "--resolution", "25"], "output_crs must look like EPSG:6933"),
+        (["--output-crs", "EPSG:999999", "--resolution", "25"], "is not a coordinate reference system pyproj knows"),
+        (["--output-crs", "EPSG:6933", "--resolution", "nan"], "'nan' is not a finite number"),
+        (["--output-crs", "EPSG:6933", "--resolution", "25", "inf"], "'inf' is not a finite number"),
+        (["--output-crs", "EPSG:6933", "--resolution", "0"], "resolution must be one finite, non-zero number"),
+        (["--x", "nan", "32"], "'nan' is not a finite number"),
+        (["--steps", "２０１５"], "steps_to_plot must be years"),
+        (["--steps", "2\u00b2"], "steps_to_plot must be years"),
+    ],
+)
+def test_more_bad_parameters_fail_before_a_kernel_starts(tmp_path, monkeypatch, capsys, arguments, message):
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    code = main(["report", ALOS, *arguments, "-o", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err, err
+    assert not list(tmp_path.iterdir())
+
+
+SCALING = str(REPO / "notebooks" / "03_scaling_with_dask.ipynb")
+
+
+def test_notebook_03_parameters_are_checked_against_each_other(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    for arguments, message in (
+        (["--time", "2015", "2022", "--change-years", "2007", "2022"], "change_years must be two different mosaic years"),
+        (["--change-years", "2022", "2015"], "earlier first"),
+        (["--change-years", "2012", "2022"], "2007, 2008, 2009, 2010, 2015"),
+    ):
+        code = main(["report", SCALING, *arguments, "-o", str(tmp_path / "r.html")])
+        err = capsys.readouterr().err
+        assert code == 1 and message in err, err
+
+
+def test_notebook_03_years_and_change_map_follow_the_report(tmp_path):
+    from sar_helpers.reports import derived_parameters, notebook_parameters, validate
+
+    defaults = notebook_parameters(REPO / "notebooks" / "03_scaling_with_dask.ipynb")
+    derived = derived_parameters(defaults, {"time": ["2015", "2022"]}, tmp_path / "east cairo.html")
+    assert derived["change_years"] == [2015, 2022] and derived["change_map_path"] == "east_cairo_change_hh.tif"
+    assert validate({**defaults, **derived})["change_years"] == [2015, 2022]
+
+
+def test_notebook_03_report_writes_its_change_map_beside_the_report(cube, tmp_path):
+    before = sorted((REPO / "notebooks").glob("*.tif"))
+    html = tmp_path / "recent.html"
+    result = run_cli("report", SCALING, "--x", "31.98", "32.02", "--y", "30.44", "30.48", "--time", "2015", "2022",
+                     "--quiet", "-o", str(html), timeout=900)
+    assert result.returncode == 0, result.stderr
+    change_map = tmp_path / "recent_change_hh.tif"
+    assert change_map.exists() and "Wrote recent_change_hh.tif" in stdout_of(html.with_suffix(".ipynb"))
+    assert sorted((REPO / "notebooks").glob("*.tif")) == before, "nothing is written beside the tutorials"
+
+
+def test_a_killed_reports_temporaries_are_removed_and_links_are_not_followed(cube, tmp_path):
+    html = tmp_path / "r.html"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    leftover = tmp_path / f".r.{dead.pid}.abc123.ipynb"
+    leftover.write_text("{}")
+    alive = tmp_path / f".r.{os.getpid()}.abc123.ipynb"  # a run still going on: not ours to delete
+    alive.write_text("{}")
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    html.symlink_to(target)  # planted where the report goes: replaced, never written through
+    result = run_cli("report", ALOS, "--x", "31.99", "32.01", "--y", "30.45", "30.47", "--time", "2021", "2022",
+                     "--quiet", "-o", str(html), timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert not leftover.exists() and alive.exists()
+    assert target.read_text() == "keep me" and not html.is_symlink() and "<html" in html.read_text()

@@ -14,6 +14,7 @@ whose files are gone. So a build killed at any point is finished by the next ``u
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -39,6 +40,8 @@ ENV_DIR = "SAR_TESTCUBE_DIR"
 #: The database holding the same files indexed with Digital Earth Africa's definitions as they are.
 PUBLISHED_DATABASE = "published"
 _DOC_SUFFIX = ".odc-metadata.yaml"
+#: Free bytes below which a failed write is taken for a full disk.
+_NEARLY_FULL = 1 << 20
 #: In each dataset folder: the size and sha256 of every other file, written last.
 FILE_RECORD = "files.json"
 
@@ -89,8 +92,13 @@ class DatasetJob:
     window: Window
 
 
-def _die_with_parent() -> None:
-    """Worker initialiser: on Linux, end this worker when the building process is killed."""
+def _init_worker() -> None:
+    """Worker initialiser: on Linux, end this worker when the building process is killed;
+    and leave GDAL's complaints to the exception the failed write raises (the building
+    process turns that into one sentence)."""
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)  # libtiff prints each failed write here; the exception carries the error
+    os.close(quiet)
     try:
         import ctypes
         import signal
@@ -245,19 +253,33 @@ class TestCube(LocalCube):
         workers = max(1, min(len(jobs), os.cpu_count() or 1))
         # Spawned, not forked: a forked worker would inherit (and keep) the cube's lock.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool, tqdm(
-            total=len(jobs), desc="Rendering mosaics", unit="dataset", disable=not progress
-        ) as bar:
-            futures = [pool.submit(_render_job, folder, job) for folder, job in zip(staged, jobs)]
-            for future in as_completed(futures):
-                partial = Path(future.result())
-                final = staged[str(partial)]
-                if final.exists():  # a larger window replaces a smaller one, in one step
-                    _exchange(partial, final)
-                    shutil.rmtree(partial)
-                else:
-                    partial.rename(final)
-                bar.update()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool, tqdm(
+                total=len(jobs), desc="Rendering mosaics", unit="dataset", disable=not progress
+            ) as bar:
+                futures = [pool.submit(_render_job, folder, job) for folder, job in zip(staged, jobs)]
+                for future in as_completed(futures):
+                    partial = Path(future.result())
+                    final = staged[str(partial)]
+                    if final.exists():  # a larger window replaces a smaller one, in one step
+                        _exchange(partial, final)
+                        shutil.rmtree(partial)
+                    else:
+                        partial.rename(final)
+                    bar.update()
+        except Exception as err:
+            # GDAL reports a full disk as a failed write without saying why: look at the disk.
+            disk_full = (isinstance(err, OSError) and err.errno == errno.ENOSPC) or (
+                shutil.disk_usage(self.data).free < _NEARLY_FULL
+            )
+            for partial in staged:  # unfinished datasets: free their space now
+                shutil.rmtree(partial, ignore_errors=True)
+            if disk_full:
+                raise CubeError(
+                    f"The disk holding {self.data} is full. Free some space (or choose another folder with "
+                    "--dir), then run `sar-helpers testcube up` again: the datasets already finished are kept."
+                ) from None
+            raise
 
     def _reconcile_index(self, index, progress: bool) -> tuple[int, int]:
         """Make the index hold exactly this cube's datasets on disk; (added, removed)."""
