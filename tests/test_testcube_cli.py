@@ -208,3 +208,9 @@ def test_a_dataset_written_by_another_version_is_rendered_and_indexed_again(scra
     assert sorted(dataset_ids(cube)) == sorted(
         yaml.safe_load(p.read_text())["id"] for p in scratch.glob("data/*/*/*/*.odc-metadata.yaml")
     )
+
+
+def test_a_year_range_that_runs_backwards_is_refused(scratch):
+    result = run_cli("testcube", "up", "--dir", str(scratch / "cube"), "--years", "2022-2015", "--quiet")
+    assert result.returncode == 2 and "runs backwards" in result.stderr and "2015-2022" in result.stderr
+    assert not (scratch / "cube").exists()
