@@ -96,29 +96,38 @@ def test_the_kernel_and_reports_start_a_killed_server(built, monkeypatch):
     assert built.server.running() and len(ids_and_pixels(built)[0]) == 4
 
 
-def test_a_server_killed_while_up_works_ends_in_one_sentence(built):
-    """Kill the server at several moments of a build; each run ends cleanly, the next `up` finishes."""
-    wider = ["--bbox", *map(str, SMALL_BBOX), "--quiet"]  # every year: renders, then indexes 22 more
-    outcomes = set()
-    for delay in (0.5, 2.0, 4.0, 6.0):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--dir", str(built.folder), *wider],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
-        )
-        time.sleep(delay)
-        if built.server.running():
-            kill_postmaster(built)
-        _, err = process.communicate(timeout=300)
-        assert "Traceback" not in err, err
-        if process.returncode:
-            assert process.returncode == 1 and len(err.strip().splitlines()) == 1, err
-            assert err.startswith("sar-helpers: ") and "up" in err
-        outcomes.add(process.returncode)
-    result = run_cli("testcube", "up", "--dir", str(built.folder), *wider)
-    assert result.returncode == 0, result.stderr
+def _kill_server_when(cube: TestCube, moment) -> subprocess.CompletedProcess:
+    """Run `up` for every year and kill the server as soon as ``moment()`` is true."""
+    every_year = ["--bbox", *map(str, SMALL_BBOX), "--quiet"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--dir", str(cube.folder), *every_year],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
+    )
+    deadline = time.monotonic() + 300
+    while process.poll() is None and not moment() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert process.poll() is None, "the moment should come while up works"
+    kill_postmaster(cube)
+    out, err = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+@pytest.mark.parametrize("moment", ["rendering", "indexing"])
+def test_a_server_killed_while_up_works_ends_in_one_sentence(built, moment):
+    """Kill the server while `up` renders, or while it indexes; that `up` ends in one sentence and
+    the next one finishes the cube."""
+    data = built.data
+    if moment == "rendering":
+        happening = lambda: any(data.glob("*/*/*.partial-*"))  # noqa: E731
+    else:  # every dataset rendered, so up is indexing them
+        happening = lambda: len(list(data.glob("*/*/[0-9]*[0-9]/files.json"))) == 26  # noqa: E731
+    result = _kill_server_when(built, happening)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "`sar-helpers testcube up`" in result.stderr
+    again = run_cli("testcube", "up", "--dir", str(built.folder), "--bbox", *map(str, SMALL_BBOX), "--quiet")
+    assert again.returncode == 0, again.stderr
     with built.datacube() as dc:
-        assert len(dc.find_datasets(product="alos_palsar_mosaic")) == 24
-    assert 1 in outcomes, "at least one kill should land while up was working"
+        assert len(dc.find_datasets(product="alos_palsar_mosaic")) + len(dc.find_datasets(product="jers_sar_mosaic")) == 26
 
 
 def test_a_truncated_cog_is_named_and_rendered_again(built, tmp_path, monkeypatch, capsys):
