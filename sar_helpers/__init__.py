@@ -16,12 +16,12 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "add_platform": "datahandling", "grid_options": "datahandling", "load_mosaics": "datahandling",
-    "platforms": "datahandling",
+    "platforms": "checks",
     "valid_mask": "masking",
     "db_to_dn": "calibration", "hv_hh_ratio": "calibration", "power_to_db": "calibration",
     "to_db": "calibration", "to_power": "calibration",
     "observation_date_map": "temporal", "observation_dates": "temporal", "relabel_time": "temporal",
-    "histograms": "plotting", "plot_observation_dates": "plotting", "rgb": "plotting", "spread_steps": "plotting",
+    "histograms": "plotting", "plot_observation_dates": "plotting", "rgb": "plotting", "spread_steps": "steps",
     "display_map": "maps",
     "backscatter_histograms": "statistics", "built_up_area": "statistics", "change_map": "statistics",
     "yearly_backscatter": "statistics",

@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-from .datahandling import platforms, require_dtype, require_not_empty
+from .checks import platforms, require_dtype, require_not_empty
 from .masking import in_classes
 from .products import VALID_CLASSES, product_of
 

@@ -303,8 +303,8 @@ def _common_cube_action(cube, action: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .reports import OutputError, ReportError
     from .localcube.base import CubeError
+    from .reports import OutputError, ReportError
 
     args = _build_parser().parse_args(argv)
     try:

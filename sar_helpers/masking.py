@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-from .datahandling import require_bands, require_dtype, require_not_empty
+from .checks import require_bands, require_dtype, require_not_empty
 from .products import MASK_CLASSES, VALID_CLASSES
 
 

@@ -16,7 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datahandling import grid_options, no_data_message
+from .checks import no_data_message
+from .datahandling import grid_options
 from .products import PRODUCTS, get_product
 
 # fullmatch with ASCII digits only: no trailing newline, no other scripts' digits.

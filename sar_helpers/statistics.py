@@ -12,53 +12,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .calibration import dn_table
-from .datahandling import platforms, require_bands, require_dtype, require_not_empty
+from .calibration import dn_table, to_db
+from .checks import platforms, require_bands, require_not_empty
+from .counts import median_of_counts, value_counts
 from .masking import in_classes
 from .products import VALID_CLASSES, product_of
-
-BINS = 2**16
-
-
-def _block_counts(values: np.ndarray, invalid: np.ndarray | None = None) -> np.ndarray:
-    """Counts of each value per time step of one (time, y, x) block: shape (time, 1, 1, BINS)."""
-    out = np.empty((values.shape[0], 1, 1, BINS), dtype=np.int64)
-    for step in range(values.shape[0]):
-        v = values[step] if invalid is None else np.where(invalid[step], 0, values[step])
-        out[step, 0, 0] = np.bincount(v.ravel(), minlength=BINS)
-    return out
-
-
-def value_counts(da: xr.DataArray, invalid: xr.DataArray | None = None, compute: bool = True):
-    """How many pixels of each time step hold each DN (invalid pixels count as DN 0).
-
-    Returns an int64 array (time, 65536); on dask it is made in one pass, chunk by
-    chunk, and left lazy with ``compute=False`` (to persist it and watch its progress).
-    """
-    require_not_empty(da)
-    require_dtype(da, "uint16")
-    if "time" not in da.dims:
-        da = da.expand_dims("time")
-        invalid = None if invalid is None else invalid.expand_dims("time")
-    data = da.transpose("time", ...).data
-    bad = None if invalid is None else invalid.transpose("time", ...).data
-    if not hasattr(data, "dask"):
-        return _block_counts(np.asarray(data), None if bad is None else np.asarray(bad))[:, 0, 0]
-    import dask.array as dsa
-
-    args = [data] if bad is None else [data, dsa.asarray(bad).rechunk(data.chunks)]
-    chunks = (data.chunks[0], (1,) * len(data.chunks[1]), (1,) * len(data.chunks[2]), (BINS,))
-    counts = dsa.map_blocks(_block_counts, *args, new_axis=3, chunks=chunks, dtype=np.int64).sum(axis=(1, 2))
-    return counts.compute() if compute else counts
-
-
-def median_of_counts(counts: np.ndarray) -> float:
-    """Exact median of the values ``counts`` describes, leaving out value 0 (no data)."""
-    cumulative = np.cumsum(counts[1:])
-    n = cumulative[-1]
-    lower = np.searchsorted(cumulative, (n - 1) // 2 + 1) + 1
-    upper = np.searchsorted(cumulative, n // 2 + 1) + 1
-    return (lower + upper) / 2
+from .steps import time_steps
 
 
 def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES, compute: bool = True) -> dict:
@@ -143,8 +102,6 @@ def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLAS
 
 def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
     """``band`` in dB at ``after`` minus at ``before`` (years or dates), NaN where either is masked."""
-    from .calibration import to_db
-    from .plotting import time_steps
 
     first, last = time_steps(ds, [before])[0], time_steps(ds, [after])[0]
     pair = ds[[band, "mask"]].isel(time=[first, last])

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .datahandling import mosaic_years, platforms, require_bands, require_dtype, require_not_empty
-from .statistics import median_of_counts, value_counts
+from .checks import mosaic_years, platforms, require_bands, require_dtype, require_not_empty
+from .counts import median_of_counts, value_counts
 
 _DAY = np.timedelta64(1, "D")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from sar_helpers.testcube.cube import TestCube
 
 NOT_COPIED = shutil.ignore_patterns(".venv", ".testcube", "reports", "build", ".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis")

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, settings, strategies as st
+from conftest import synthetic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sar_helpers as sar
-from conftest import synthetic
 
 
 @pytest.mark.parametrize("platform, constant", [("ALOS", -83.0), ("ALOS-2", -83.0), ("JERS-1", -84.66)])

@@ -13,7 +13,7 @@ import xarray as xr
 
 import sar_helpers as sar
 from sar_helpers.cluster import ClusterError
-from sar_helpers.statistics import value_counts
+from sar_helpers.counts import value_counts
 
 DASK = str(Path(sys.executable).with_name("dask"))
 QUERY = dict(x=(31.97, 32.03), y=(30.44, 30.50), time=("2007", "2022"))

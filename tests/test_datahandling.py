@@ -1,7 +1,7 @@
 import pytest
+from conftest import TUTORIAL_QUERY
 
 import sar_helpers as sar
-from conftest import TUTORIAL_QUERY
 
 
 def test_load_mosaics_copies_the_metadata_as_digital_earth_africa_gives_it(tutorial, jers):

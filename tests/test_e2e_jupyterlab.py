@@ -14,7 +14,6 @@ import urllib.request
 
 import psutil
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.e2e

@@ -3,10 +3,10 @@
 import os
 
 import pytest
+from conftest import SMALL_BBOX, run_cli
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
-from conftest import SMALL_BBOX, run_cli
 from sar_helpers.jupyter import install_kernel
 from sar_helpers.testcube.cube import TestCube
 

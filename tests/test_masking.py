@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from conftest import synthetic
 
 import sar_helpers as sar
-from conftest import synthetic
 
 
 def test_valid_mask_by_class_names():

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import synthetic
 
 import sar_helpers as sar
-from conftest import synthetic
 from sar_helpers.products import ALOS, ALOS2, JERS1, platform_in_orbit, platforms_named
 
 

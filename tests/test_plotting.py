@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import sar_helpers as sar
-from sar_helpers.plotting import stretch, time_steps
+from sar_helpers.plotting import stretch
+from sar_helpers.steps import time_steps
 
 
 @pytest.fixture(autouse=True)

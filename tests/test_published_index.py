@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import papermill
 import pytest
-
-import sar_helpers as sar
 from conftest import REPO, TUTORIAL_QUERY
 from test_scene import PUBLISHED
+
+import sar_helpers as sar
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO, TUTORIAL_QUERY, run_cli
-from sar_helpers.cli import main
-from sar_helpers.realcube.cube import RealCube
 from stac_api import StacApi
 from test_scene import PUBLISHED
+
+from sar_helpers.cli import main
+from sar_helpers.realcube.cube import RealCube
 
 TUTORIAL_BBOX = ["31.90", "30.37", "32.10", "30.55"]
 

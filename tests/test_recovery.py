@@ -11,8 +11,8 @@ from pathlib import Path
 
 import papermill
 import pytest
-
 from conftest import REPO, SMALL_BBOX, run_cli
+
 from sar_helpers.cli import main
 from sar_helpers.localcube.server import SERVICE_USER, SYSTEM_FOLDER
 from sar_helpers.testcube.cube import TestCube

@@ -6,8 +6,8 @@ import subprocess
 
 import papermill
 import pytest
-
 from conftest import REPO, run_cli
+
 from sar_helpers.cli import main
 
 ALOS = str(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb")

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import SMALL_BBOX, run_cli
+
 from sar_helpers.localcube.server import EmbeddedServer, ServerError, private_folder
 
 SMALL = ["--bbox", *map(str, SMALL_BBOX), "--years", "2022", "--quiet"]

@@ -3,10 +3,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
-import sar_helpers as sar
 from conftest import synthetic
 from test_scene import PUBLISHED
+
+import sar_helpers as sar
 
 
 def test_observation_dates_reproduce_the_published_table(tutorial):

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import psutil
-
 from conftest import SMALL_BBOX, run_cli
+
 from sar_helpers.testcube.cube import TestCube
 
 SMALL = ["--bbox", *map(str, SMALL_BBOX), "--years", "2021-2022", "--quiet"]

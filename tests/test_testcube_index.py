@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-
 from conftest import TUTORIAL_QUERY
-from sar_helpers.products import PRODUCTS
 from test_scene import PUBLISHED
+
+from sar_helpers.products import PRODUCTS
 
 ALOS_BANDS = ["hh", "hv", "mask", "date"]
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from ..products import PRODUCTS
 from .server import EmbeddedServer, ServerError, server_folder
 
-
 #: What a cube makes in its folder (``pg`` only for a normal user); ``reset`` deletes no other file.
 OWN_ENTRIES = frozenset({"data", "datacube.conf", "published.conf", "cube.json", "lock", "pg"})
 
