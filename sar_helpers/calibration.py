@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import xarray as xr
@@ -25,13 +26,24 @@ import xarray as xr
 from .checks import platforms, require_dtype, require_not_empty
 from .masking import in_classes
 from .products import VALID_CLASSES, product_of
+from .tables import lookup
 
 BACKSCATTER_BANDS = ("hh", "hv")
 
 
+Quantity = Literal["db", "power"]
+
+
+def calibration_constants(data: xr.Dataset | xr.DataArray) -> list[float]:
+    """The calibration constant (dB) of each time step, from the satellite that made it."""
+    return [product_of(p).calibration_db for p in platforms(data)]
+
+
 @lru_cache
-def dn_table(calibration_db: float, quantity: str) -> np.ndarray:
+def dn_table(calibration_db: float, quantity: Quantity) -> np.ndarray:
     """Answer for every uint16 DN: 'db' or linear 'power'; NaN for DN 0."""
+    if quantity not in ("db", "power"):
+        raise ValueError(f"quantity must be 'db' or 'power', not {quantity!r}.")
     dn = np.arange(2**16, dtype=np.float64)
     with np.errstate(divide="ignore"):
         db = 20 * np.log10(dn) + calibration_db
@@ -40,23 +52,16 @@ def dn_table(calibration_db: float, quantity: str) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def _lookup(dn: np.ndarray, invalid: np.ndarray | None = None, *, table: np.ndarray) -> np.ndarray:
-    out = table[dn]
-    if invalid is not None:
-        np.putmask(out, invalid, np.float32(np.nan))
-    return out
-
-
-def _convert(da: xr.DataArray, invalid: xr.DataArray | None, quantity: str) -> xr.DataArray:
+def _convert(da: xr.DataArray, invalid: xr.DataArray | None, quantity: Quantity) -> xr.DataArray:
     """Look up every DN of one band; ``invalid`` pixels become NaN."""
     require_not_empty(da)
     require_dtype(da, "uint16", "Is it already converted? These helpers take the DNs as loaded.")
-    constants = [product_of(p).calibration_db for p in platforms(da)]
+    constants = calibration_constants(da)
 
     def convert(dn, bad, constant):
         args = [dn] if bad is None else [dn, bad]
         table = dn_table(constant, quantity)
-        return xr.apply_ufunc(_lookup, *args, kwargs={"table": table}, dask="parallelized", output_dtypes=[np.float32])
+        return xr.apply_ufunc(lookup, *args, kwargs={"table": table}, dask="parallelized", output_dtypes=[np.float32])
 
     if "time" not in da.dims or len(set(constants)) == 1:
         out = convert(da, invalid, constants[0])
@@ -146,7 +151,7 @@ def power_to_db(power: xr.DataArray | xr.Dataset):
 
 def db_to_dn(db: xr.DataArray) -> xr.DataArray:
     """The inverse of :func:`to_db` for one band: DN as float32 (round it to get the stored value)."""
-    per_step = [product_of(p).calibration_db for p in platforms(db)]
+    per_step = calibration_constants(db)
     constants = xr.DataArray(per_step, dims="time", coords={"time": db.time}) if "time" in db.dims else per_step[0]
     out = (10 ** ((db - constants) / 20)).astype(np.float32)
     out.attrs = {"units": "1"}

@@ -10,6 +10,7 @@ import xarray as xr
 
 from .checks import require_bands, require_dtype, require_not_empty
 from .products import MASK_CLASSES, VALID_CLASSES
+from .tables import lookup
 
 
 @lru_cache
@@ -24,10 +25,6 @@ def _class_table(classes: tuple[str, ...]) -> np.ndarray:
     return table
 
 
-def _lookup(values, table: np.ndarray):
-    return table[values]
-
-
 def in_classes(mask: xr.DataArray, classes: Sequence[str], invert: bool = False) -> xr.DataArray:
     """True where the mask band holds one of ``classes`` (False with ``invert``).
 
@@ -37,7 +34,7 @@ def in_classes(mask: xr.DataArray, classes: Sequence[str], invert: bool = False)
     table = _class_table(tuple(classes))
     if invert:
         table = ~table
-    return xr.apply_ufunc(_lookup, mask, kwargs={"table": table}, dask="parallelized", output_dtypes=[bool])
+    return xr.apply_ufunc(lookup, mask, kwargs={"table": table}, dask="parallelized", output_dtypes=[bool])
 
 
 def valid_mask(ds: xr.Dataset, classes: Sequence[str] = VALID_CLASSES) -> xr.DataArray:

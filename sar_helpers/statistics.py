@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .calibration import dn_table, to_db
+from .calibration import calibration_constants, dn_table, to_db
 from .checks import platforms, require_bands, require_not_empty
 from .counts import median_of_counts, value_counts
 from .masking import in_classes
-from .products import VALID_CLASSES, product_of
+from .products import VALID_CLASSES
 from .steps import time_steps
 
 
@@ -44,7 +44,7 @@ def yearly_backscatter(ds: xr.Dataset, histograms: dict | None = None, classes=V
     """
     histograms = histograms if histograms is not None else backscatter_histograms(ds, classes)
     satellites = platforms(ds)
-    constants = [product_of(p).calibration_db for p in satellites]
+    constants = calibration_constants(ds)
     out = {}
     for band, counts in histograms.items():
         counts = np.asarray(counts.compute() if hasattr(counts, "compute") else counts)
@@ -91,7 +91,7 @@ def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLAS
     rock and fields in these mosaics. Lazy on dask until the sum is asked for.
     """
     require_bands(ds, ["hh", "mask"], "built_up_area")
-    constants = np.array([product_of(p).calibration_db for p in platforms(ds)])
+    constants = np.array(calibration_constants(ds))
     # HH above the threshold in dB means DN above this, per time step (no float conversion of pixels).
     dn_threshold = xr.DataArray(10 ** ((threshold_db - constants) / 20), dims="time", coords={"time": ds.time})
     bright = (ds.hh > dn_threshold) & in_classes(ds["mask"], classes)

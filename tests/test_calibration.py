@@ -123,3 +123,11 @@ def test_warns_without_a_mask_band():
 def test_bad_input_is_named(tutorial, make, message):
     with pytest.raises(ValueError, match=message):
         sar.to_db(make(tutorial.isel(time=[0, 1])))
+
+
+def test_dn_table_knows_two_quantities_only():
+    from sar_helpers.calibration import dn_table
+
+    assert dn_table(-83.0, "db")[1] == np.float32(-83.0)
+    with pytest.raises(ValueError, match="quantity must be 'db' or 'power', not 'dB'"):
+        dn_table(-83.0, "dB")
