@@ -29,7 +29,6 @@ def folder_mib(folder: Path) -> float:
 
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="sarcube-bench-"))
-    folder.chmod(0o755)
     up = [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--quiet", "--dir", str(folder)]
     try:
         first = timed(up)
@@ -46,13 +45,13 @@ def main() -> None:
             ("first up (build from nothing)", f"{first:.1f} s", "target < 60 s"),
             ("second up (nothing to do)", f"{second:.1f} s", "target < 5 s"),
             ("data files on disk", f"{folder_mib(folder / 'data'):.0f} MiB", ""),
-            ("PostgreSQL folder on disk", f"{folder_mib(folder / 'pg'):.0f} MiB", ""),
+            ("PostgreSQL folder on disk", f"{folder_mib(cube.server.data):.0f} MiB", ""),
             ("tutorial dc.load, best of 3", f"{min(loads):.2f} s", ""),
         ]
         for name, value, note in rows:
             print(f"{name:32} {value:>10}  {note}")
     finally:
-        TestCube(folder).server.kill()
+        TestCube(folder).server.remove()
         shutil.rmtree(folder, ignore_errors=True)
 
 

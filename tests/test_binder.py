@@ -27,10 +27,8 @@ NOT_COPIED = shutil.ignore_patterns(".venv", ".testcube", "reports", "build", ".
 @pytest.fixture
 def launch_folder():
     folder = Path(tempfile.mkdtemp(prefix="sar-binder-"))
-    folder.chmod(0o755)  # the cube's server user must reach it when tests run as root
     yield folder
-    cube = TestCube(folder / "repo" / ".testcube")
-    cube.server.kill()
+    TestCube(folder / "repo" / ".testcube").server.remove()
     shutil.rmtree(folder, ignore_errors=True)
 
 
