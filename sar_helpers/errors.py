@@ -43,7 +43,7 @@ def unreadable_file_message(error: BaseException) -> str | None:
     is not such a failure. GDAL names the file in an exception further down the chain."""
     import rasterio.errors
 
-    if not isinstance(error, (rasterio.errors.RasterioIOError, rasterio.errors.RasterioError)):
+    if not isinstance(error, rasterio.errors.RasterioError):  # RasterioIOError among them
         return None
     chain, cause = [], error
     while cause is not None and len(chain) < 10:

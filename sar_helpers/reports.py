@@ -165,7 +165,7 @@ def derived_parameters(defaults: dict, overrides: dict, html: Path) -> dict:
     derived = dict(overrides)
     product = get_product(derived.get("product", defaults.get("product", "alos_palsar_mosaic")))
     if "change_years" in defaults and "change_years" not in derived and "time" in derived:
-        years = _years_in(derived["time"], product)
+        years = _years_in(_time(derived["time"], product), product)  # a bad --time is named here
         if len(years) >= 2:
             derived["change_years"] = [years[0], years[-1]]
     if "change_map_path" in defaults and "change_map_path" not in derived:

@@ -178,3 +178,10 @@ def test_a_killed_reports_temporaries_are_removed_and_links_are_not_followed(cub
     assert result.returncode == 0, result.stderr
     assert not leftover.exists() and alive.exists()
     assert target.read_text() == "keep me" and not html.is_symlink() and "<html" in html.read_text()
+
+
+def test_a_malformed_time_for_notebook_03_is_named_before_anything_is_derived(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    code = main(["report", SCALING, "--time", "abc", "-o", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 1 and "time must be one or two dates" in err and "invalid literal" not in err

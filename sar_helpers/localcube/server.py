@@ -17,6 +17,7 @@ lock) and starts it again; PostgreSQL's own crash recovery then replays its log.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -40,6 +41,7 @@ def _wheel_install() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall"
 
 
+@functools.lru_cache(maxsize=1)
 def _binaries() -> Path:
     """The server binaries. As root, a copy under /var/lib/sar-helpers (root's, world-readable):
     the service user may not be able to reach the environment (a checkout in a 0700 home)."""
