@@ -52,24 +52,24 @@ def dn_table(calibration_db: float, quantity: Quantity) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def _convert(da: xr.DataArray, invalid: xr.DataArray | None, quantity: Quantity) -> xr.DataArray:
-    """Look up every DN of one band; ``invalid`` pixels become NaN."""
+def _convert(da: xr.DataArray, valid: xr.DataArray | None, quantity: Quantity) -> xr.DataArray:
+    """Look up every DN of one band; pixels not ``valid`` become NaN."""
     require_not_empty(da)
     require_dtype(da, "uint16", "Is it already converted? These helpers take the DNs as loaded.")
     constants = calibration_constants(da)
 
-    def convert(dn, bad, constant):
-        args = [dn] if bad is None else [dn, bad]
+    def convert(dn, keep, constant):
+        args = [dn] if keep is None else [dn, keep]
         table = dn_table(constant, quantity)
         return xr.apply_ufunc(lookup, *args, kwargs={"table": table}, dask="parallelized", output_dtypes=[np.float32])
 
     if "time" not in da.dims or len(set(constants)) == 1:
-        out = convert(da, invalid, constants[0])
+        out = convert(da, valid, constants[0])
     else:  # time steps of platforms with different constants: convert each group
         steps = np.asarray(constants)
         groups = [np.flatnonzero(steps == k) for k in dict.fromkeys(constants)]
         parts = [
-            convert(da.isel(time=g), None if invalid is None else invalid.isel(time=g), constants[g[0]])
+            convert(da.isel(time=g), None if valid is None else valid.isel(time=g), constants[g[0]])
             for g in groups
         ]
         out = xr.concat(parts, dim="time").isel(time=np.argsort(np.concatenate(groups)))
@@ -78,7 +78,7 @@ def _convert(da: xr.DataArray, invalid: xr.DataArray | None, quantity: Quantity)
     return out.rename(f"{da.name}_{quantity}")
 
 
-def _invalid_for(ds: xr.Dataset, classes) -> xr.DataArray | None:
+def _valid_for(ds: xr.Dataset, classes) -> xr.DataArray | None:
     if classes is None:
         return None
     if "mask" not in ds.data_vars:
@@ -88,7 +88,7 @@ def _invalid_for(ds: xr.Dataset, classes) -> xr.DataArray | None:
             stacklevel=3,
         )
         return None
-    return in_classes(ds["mask"], classes, invert=True)
+    return in_classes(ds["mask"], classes)
 
 
 def _backscatter_bands(ds: xr.Dataset) -> list[str]:
@@ -111,12 +111,12 @@ def to_db(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, cla
     to apply the mask. DN 0 is NaN either way.
     """
     if isinstance(data, xr.DataArray):
-        invalid = None if mask is None or classes is None else in_classes(mask, classes, invert=True)
-        return _convert(data, invalid, "db")
+        valid = None if mask is None or classes is None else in_classes(mask, classes)
+        return _convert(data, valid, "db")
     require_not_empty(data)
     bands = _backscatter_bands(data)
-    invalid = _invalid_for(data, classes)
-    out = xr.Dataset({f"{b}_db": _convert(data[b], invalid, "db") for b in bands}, attrs=dict(data.attrs))
+    valid = _valid_for(data, classes)
+    out = xr.Dataset({f"{b}_db": _convert(data[b], valid, "db") for b in bands}, attrs=dict(data.attrs))
     if {"hh", "hv"} <= set(bands):
         ratio = out["hv_db"] - out["hh_db"]  # float32 already: no copy
         ratio.attrs = {"units": "dB", "long_name": "HV/HH cross-polarisation ratio"}
@@ -127,12 +127,12 @@ def to_db(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, cla
 def to_power(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES):
     """Linear gamma-nought power (float32) from DNs: the quantity to average. Masks as :func:`to_db`."""
     if isinstance(data, xr.DataArray):
-        invalid = None if mask is None or classes is None else in_classes(mask, classes, invert=True)
-        return _convert(data, invalid, "power")
+        valid = None if mask is None or classes is None else in_classes(mask, classes)
+        return _convert(data, valid, "power")
     require_not_empty(data)
-    invalid = _invalid_for(data, classes)
+    valid = _valid_for(data, classes)
     return xr.Dataset(
-        {f"{b}_power": _convert(data[b], invalid, "power") for b in _backscatter_bands(data)}, attrs=dict(data.attrs)
+        {f"{b}_power": _convert(data[b], valid, "power") for b in _backscatter_bands(data)}, attrs=dict(data.attrs)
     )
 
 

@@ -1,50 +1,90 @@
-"""Exact histograms of uint16 DNs: one count per possible value, per time step.
+"""Exact histograms of uint16 DNs: one count per possible value, per band and time step.
 
 Backscatter and date DNs are uint16, so 65,536 counts describe a band completely:
-medians and means come from them exactly, and on dask each chunk makes its own
-histogram and dask sums them, in memory that does not grow with the area.
+medians and means come from them exactly. On dask every chunk counts all its bands
+in one task (the mask is looked up once for them) and dask sums the chunks' counts,
+in memory that does not grow with the area.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import dask
+import dask.array as dsa
 import numpy as np
 import xarray as xr
 
 from .checks import require_dtype, require_not_empty
+from .masking import class_values, is_class
 
 BINS = 2**16
+#: Rows counted at a time: np.bincount casts its input to int64, and a slab of
+#: rows keeps that copy small and in cache instead of eight bytes per pixel of the chunk.
+_SLAB_ROWS = 128
 
 
-def _block_counts(values: np.ndarray, invalid: np.ndarray | None = None) -> np.ndarray:
-    """Counts of each value per time step of one (time, y, x) block: shape (time, 1, 1, BINS)."""
-    out = np.empty((values.shape[0], 1, 1, BINS), dtype=np.int64)
-    for step in range(values.shape[0]):
-        v = values[step] if invalid is None else np.where(invalid[step], 0, values[step])
-        out[step, 0, 0] = np.bincount(v.ravel(), minlength=BINS)
+def _count(values: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """Counts of each value of one 2-D image; pixels not in ``keep`` count as 0."""
+    counts = np.zeros(BINS, dtype=np.int64)
+    for start in range(0, values.shape[0], _SLAB_ROWS):
+        counts += np.bincount(values[start : start + _SLAB_ROWS].ravel(), minlength=BINS)
+    if keep is not None:
+        dropped = values[~keep]
+        counts -= np.bincount(dropped, minlength=BINS)
+        counts[0] += dropped.size
+    return counts
+
+
+def _block_counts(*blocks: np.ndarray, keep: tuple[int, ...] | None = None) -> np.ndarray:
+    """Counts of one (time, y, x) block of each band: shape (time, 1, 1, band, BINS).
+
+    With ``keep`` (mask DNs), the first block is the mask and only its pixels of those classes are counted.
+    """
+    mask, bands = (blocks[0], blocks[1:]) if keep is not None else (None, blocks)
+    out = np.empty((bands[0].shape[0], 1, 1, len(bands), BINS), dtype=np.int64)
+    for step in range(out.shape[0]):
+        kept = None if mask is None else is_class(mask[step], keep)
+        for band, values in enumerate(bands):
+            out[step, 0, 0, band] = _count(values[step], kept)
     return out
 
 
-def value_counts(da: xr.DataArray, invalid: xr.DataArray | None = None, compute: bool = True):
-    """How many pixels of each time step hold each DN (invalid pixels count as DN 0).
+def value_counts(
+    bands: xr.DataArray | Sequence[xr.DataArray], mask: xr.DataArray | None = None, classes: Sequence[str] | None = None
+) -> xr.DataArray:
+    """How many pixels of each band and time step hold each DN: int64 (band, time, dn).
 
-    Returns an int64 array (time, 65536); on dask it is made in one pass, chunk by
-    chunk, and left lazy with ``compute=False`` (to persist it and watch its progress).
+    Pixels whose ``mask`` class is not in ``classes`` count as DN 0 (no data). Lazy
+    when the bands are (one task per chunk for all bands); ``.compute()`` or
+    ``client.persist`` it.
     """
-    require_not_empty(da)
-    require_dtype(da, "uint16")
-    if "time" not in da.dims:
-        da = da.expand_dims("time")
-        invalid = None if invalid is None else invalid.expand_dims("time")
-    data = da.transpose("time", ...).data
-    bad = None if invalid is None else invalid.transpose("time", ...).data
-    if not hasattr(data, "dask"):
-        return _block_counts(np.asarray(data), None if bad is None else np.asarray(bad))[:, 0, 0]
-    import dask.array as dsa
-
-    args = [data] if bad is None else [data, dsa.asarray(bad).rechunk(data.chunks)]
-    chunks = (data.chunks[0], (1,) * len(data.chunks[1]), (1,) * len(data.chunks[2]), (BINS,))
-    counts = dsa.map_blocks(_block_counts, *args, new_axis=3, chunks=chunks, dtype=np.int64).sum(axis=(1, 2))
-    return counts.compute() if compute else counts
+    bands = [bands] if isinstance(bands, xr.DataArray) else list(bands)
+    for band in bands:
+        require_not_empty(band)
+        require_dtype(band, "uint16")
+    if (mask is None) != (classes is None):
+        raise ValueError("value_counts needs both mask and classes to leave pixels out, or neither.")
+    dims = bands[0].dims
+    if any(b.dims != dims for b in bands) or (mask is not None and mask.dims != dims):
+        raise ValueError(f"The bands and mask must share their dimensions; got {[b.dims for b in bands]}.")
+    if mask is not None:
+        require_dtype(mask, "uint8", "Load the mask band without resampling other than nearest.")
+    arrays = [b if "time" in dims else b.expand_dims("time") for b in ([mask] if mask is not None else []) + bands]
+    data = [a.transpose("time", ...).data for a in arrays]
+    keep = None if classes is None else class_values(tuple(classes))
+    if any(dask.is_dask_collection(d) for d in data):
+        first = dsa.asarray(data[-1])
+        data = [dsa.asarray(d).rechunk(first.chunks) for d in data]
+        chunks = (first.chunks[0], (1,) * len(first.chunks[1]), (1,) * len(first.chunks[2]), (len(bands),), (BINS,))
+        per_chunk = dsa.map_blocks(_block_counts, *data, keep=keep, new_axis=[3, 4], chunks=chunks, dtype=np.int64)
+        counts = per_chunk.sum(axis=(1, 2))
+    else:
+        counts = _block_counts(*(np.asarray(d) for d in data), keep=keep)[:, 0, 0]
+    coords = {"band": [str(b.name) for b in bands]}
+    if "time" in arrays[-1].coords:
+        coords["time"] = arrays[-1]["time"].values
+    return xr.DataArray(counts.transpose(1, 0, 2), dims=("band", "time", "dn"), coords=coords, name="counts")
 
 
 def median_of_counts(counts: np.ndarray) -> float:

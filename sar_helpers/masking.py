@@ -10,31 +10,33 @@ import xarray as xr
 
 from .checks import require_bands, require_dtype, require_not_empty
 from .products import MASK_CLASSES, VALID_CLASSES
-from .tables import lookup
 
 
 @lru_cache
-def _class_table(classes: tuple[str, ...]) -> np.ndarray:
+def class_values(classes: tuple[str, ...]) -> tuple[int, ...]:
+    """The mask DNs that name ``classes``; a ValueError names an unknown class."""
     unknown = [c for c in classes if c not in MASK_CLASSES]
     if unknown:
         raise ValueError(
             f"Unknown mask class {', '.join(map(repr, unknown))}; the classes are {', '.join(MASK_CLASSES)}."
         )
-    table = np.zeros(256, dtype=bool)
-    table[[MASK_CLASSES[c] for c in classes]] = True
-    return table
+    return tuple(MASK_CLASSES[c] for c in classes)
 
 
-def in_classes(mask: xr.DataArray, classes: Sequence[str], invert: bool = False) -> xr.DataArray:
-    """True where the mask band holds one of ``classes`` (False with ``invert``).
+def is_class(mask: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
+    """True where ``mask`` holds one of ``values``: a comparison per class, the cheapest
+    test for the few classes there are (a table look-up costs ten times one comparison)."""
+    out = np.zeros(mask.shape, dtype=bool)
+    for value in values:
+        out |= mask == value
+    return out
 
-    One table look-up per pixel; lazy on dask.
-    """
+
+def in_classes(mask: xr.DataArray, classes: Sequence[str]) -> xr.DataArray:
+    """True where the mask band holds one of ``classes``; lazy on dask."""
     require_dtype(mask, "uint8", "Load the mask band without resampling other than nearest.")
-    table = _class_table(tuple(classes))
-    if invert:
-        table = ~table
-    return xr.apply_ufunc(lookup, mask, kwargs={"table": table}, dask="parallelized", output_dtypes=[bool])
+    values = class_values(tuple(classes))
+    return xr.apply_ufunc(is_class, mask, kwargs={"values": values}, dask="parallelized", output_dtypes=[bool])
 
 
 def valid_mask(ds: xr.Dataset, classes: Sequence[str] = VALID_CLASSES) -> xr.DataArray:

@@ -12,29 +12,33 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .calibration import calibration_constants, dn_table, to_db
-from .checks import platforms, require_bands, require_not_empty
+from .calibration import calibration_constants, dn_table
+from .checks import platforms, require_bands, require_dtype, require_not_empty
 from .counts import median_of_counts, value_counts
-from .masking import in_classes
+from .masking import class_values, in_classes, is_class
 from .products import VALID_CLASSES
 from .steps import time_steps
+from .tables import lookup
+
+#: Rows of a block converted at a time: the temporaries stay small and in cache.
+_SLAB_ROWS = 256
 
 
-def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES, compute: bool = True) -> dict:
-    """DN histograms (time, 65536) of hh and hv over pixels whose mask class is in ``classes``.
+def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES) -> xr.DataArray:
+    """DN counts (band, time, dn) of hh and hv over pixels whose mask class is in ``classes``.
 
-    Lazy on dask with ``compute=False``: persist them on a cluster and watch the progress.
+    Lazy when ``ds`` is (one task per chunk counts both bands): persist it on a
+    cluster and watch the progress, or compute it with the other results of the same pass.
     """
     require_not_empty(ds)
     bands = [b for b in ("hh", "hv") if b in ds.data_vars]
     if not bands:
         require_bands(ds, ["hh"], "backscatter_histograms")
     require_bands(ds, ["mask"], "backscatter_histograms")
-    invalid = in_classes(ds["mask"], classes, invert=True)
-    return {band: value_counts(ds[band], invalid, compute=compute) for band in bands}
+    return value_counts([ds[b] for b in bands], ds["mask"], classes)
 
 
-def yearly_backscatter(ds: xr.Dataset, histograms: dict | None = None, classes=VALID_CLASSES) -> xr.Dataset:
+def yearly_backscatter(ds: xr.Dataset, histograms: xr.DataArray | None = None, classes=VALID_CLASSES) -> xr.Dataset:
     """Per time step and band: mean and median gamma-nought in dB over valid pixels, and their count.
 
     The mean is taken in linear power and then converted to dB (the mean of dB
@@ -46,8 +50,8 @@ def yearly_backscatter(ds: xr.Dataset, histograms: dict | None = None, classes=V
     satellites = platforms(ds)
     constants = calibration_constants(ds)
     out = {}
-    for band, counts in histograms.items():
-        counts = np.asarray(counts.compute() if hasattr(counts, "compute") else counts)
+    for band in histograms["band"].values:
+        counts = np.asarray(histograms.sel(band=band).values)
         means, medians, valid = [], [], []
         for step, constant in enumerate(constants):
             c = counts[step]
@@ -95,17 +99,40 @@ def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLAS
     # HH above the threshold in dB means DN above this, per time step (no float conversion of pixels).
     dn_threshold = xr.DataArray(10 ** ((threshold_db - constants) / 20), dims="time", coords={"time": ds.time})
     bright = (ds.hh > dn_threshold) & in_classes(ds["mask"], classes)
-    area = (bright * pixel_area_km2(ds)).sum(dim=[d for d in ds.hh.dims if d != "time"])
+    # Count bright pixels per row (integers), then weigh each row by its pixels' area.
+    y, x = ds.odc.spatial_dims
+    area = (bright.sum(dim=x) * pixel_area_km2(ds)).sum(dim=y)
     area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
     return area.rename("built_up_km2")
 
 
+def _change_block(dn_before, mask_before, dn_after, mask_after, *, keep, before, after) -> np.ndarray:
+    """dB after minus dB before for one 2-D block, a slab of rows at a time: the only
+    array allocated is the result (no float32 image per year)."""
+    out = np.empty(dn_before.shape, dtype=np.float32)
+    for start in range(0, out.shape[0], _SLAB_ROWS):
+        rows = slice(start, start + _SLAB_ROWS)
+        np.subtract(
+            lookup(dn_after[rows], is_class(mask_after[rows], keep), table=after),
+            lookup(dn_before[rows], is_class(mask_before[rows], keep), table=before),
+            out=out[rows],
+        )
+    return out
+
+
 def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
     """``band`` in dB at ``after`` minus at ``before`` (years or dates), NaN where either is masked."""
-
+    require_bands(ds, [band, "mask"], "change_map")
+    require_dtype(ds[band], "uint16", "change_map takes the DNs as loaded.")
+    require_dtype(ds["mask"], "uint8", "Load the mask band without resampling other than nearest.")
     first, last = time_steps(ds, [before])[0], time_steps(ds, [after])[0]
-    pair = ds[[band, "mask"]].isel(time=[first, last])
-    db = to_db(pair)[f"{band}_db"]
-    change = db.isel(time=1) - db.isel(time=0)
+    constants = calibration_constants(ds)
+    tables = {"before": dn_table(constants[first], "db"), "after": dn_table(constants[last], "db")}
+    # One time step at a time keeps the load's chunks (no shuffle or rechunk of the two years).
+    steps = [ds[name].isel(time=step) for step in (first, last) for name in (band, "mask")]
+    change = xr.apply_ufunc(
+        _change_block, *steps, kwargs={"keep": class_values(VALID_CLASSES), **tables},
+        dask="parallelized", output_dtypes=[np.float32],
+    )
     change.attrs = {"units": "dB", "long_name": f"change of {band.upper()} from {before} to {after}"}
     return change.drop_vars(["time", "platform", "instrument", "launchdate"], errors="ignore").rename(f"{band}_change_db")

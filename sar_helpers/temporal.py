@@ -45,7 +45,7 @@ def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
     date = _date_band(ds)
     satellites = platforms(ds)
     years = mosaic_years(ds)
-    counts = value_counts(date)
+    counts = value_counts(date).values[0]
     rows = []
     empty = []
     for step, label in enumerate(ds.time.values):

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import dask.array as dsa
+import dask
 import numpy as np
 import pytest
 import xarray as xr
@@ -66,11 +67,13 @@ def lazy(dc):
 def test_histograms_on_the_cluster_equal_numpy(scheduler, eager, lazy):
     assert len(scheduler.scheduler_info()["workers"]) == 2
     on_cluster = sar.backscatter_histograms(lazy)
+    assert dask.is_dask_collection(on_cluster) and on_cluster.dims == ("band", "time", "dn")
+    on_cluster = on_cluster.compute()
     invalid = ~eager.mask.isin([50, 255]).values
     for band in ("hh", "hv"):
         dn = np.where(invalid, 0, eager[band].values)
         expected = np.stack([np.bincount(dn[t].ravel(), minlength=2**16) for t in range(dn.shape[0])])
-        np.testing.assert_array_equal(on_cluster[band], expected)
+        np.testing.assert_array_equal(on_cluster.sel(band=band), expected)
     processed = {w["name"] for w in scheduler.scheduler_info()["workers"].values() if w["metrics"]["task_counts"]}
     assert len(scheduler.run(lambda: 1)) == 2 and processed
 
@@ -135,7 +138,7 @@ def test_a_chunk_too_big_for_the_workers_is_warned_about_before_computing(schedu
 
 def test_value_counts_of_a_single_step(eager):
     counts = value_counts(eager.hh.isel(time=0))
-    assert counts.shape == (1, 2**16) and counts.sum() == eager.hh.isel(time=0).size
+    assert counts.shape == (1, 1, 2**16) and counts.sum() == eager.hh.isel(time=0).size
 
 
 def test_the_local_cluster_admits_only_its_own_client():
