@@ -10,6 +10,7 @@ so the same code runs on a laptop or a cluster.
 from __future__ import annotations
 
 import numpy as np
+import odc.geo.xr  # noqa: F401  (the .odc accessor pixel_area_km2 reads the CRS with)
 import xarray as xr
 
 from .calibration import calibration_constants, dn_table
@@ -74,6 +75,9 @@ def yearly_backscatter(ds: xr.Dataset, histograms: xr.DataArray | None = None, c
 def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
     """Area of one pixel in km²: per latitude on a geographic grid, one number on a projected one."""
     crs = ds.odc.crs
+    if crs is None:
+        raise ValueError("The data has no coordinate reference system (no spatial_ref); load it with dc.load, "
+                         "or set one with ds.odc.assign_crs('EPSG:4326').")
     if crs.geographic:
         lat = ds["latitude"]
         res_lat = abs(float(lat[1] - lat[0])) if lat.size > 1 else 0.000222222222222
@@ -100,7 +104,7 @@ def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLAS
     dn_threshold = xr.DataArray(10 ** ((threshold_db - constants) / 20), dims="time", coords={"time": ds.time})
     bright = (ds.hh > dn_threshold) & in_classes(ds["mask"], classes)
     # Count bright pixels per row (integers), then weigh each row by its pixels' area.
-    y, x = ds.odc.spatial_dims
+    y, x = [d for d in ds.hh.dims if d != "time"]
     area = (bright.sum(dim=x) * pixel_area_km2(ds)).sum(dim=y)
     area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
     return area.rename("built_up_km2")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -14,19 +12,23 @@ import pytest
 from sar_helpers.localcube.server import EmbeddedServer, server_folder
 from sar_helpers.testcube.cube import TestCube
 
-REPO = Path(__file__).resolve().parents[1]
-TUTORIAL_QUERY = dict(x=(31.90, 32.10), y=(30.37, 30.55))
-#: A small box across the seam of tiles N31E031 and N31E032, for scratch cubes.
-SMALL_BBOX = (31.99, 30.45, 32.01, 30.47)
+from helpers import REPO, TUTORIAL_QUERY
+
+
+
+#: Fixtures that start the embedded PostgreSQL: a test using one needs the cube.
+CUBE_FIXTURES = {"cube", "dc", "published_config", "published_dc", "tutorial", "tutorial_lazy", "jers", "scratch"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests that need the internet run only when asked: SAR_NETWORK_TESTS=1."""
-    if os.environ.get("SAR_NETWORK_TESTS") == "1":
-        return
+    """Mark what needs the database (a cube fixture, or the notebooks nbval re-runs) with
+    ``cube``, so ``pytest -m "not cube and not e2e"`` runs the unit tests alone; tests that
+    need the internet run only when asked (SAR_NETWORK_TESTS=1)."""
     offline = pytest.mark.skip(reason="needs the internet; run with SAR_NETWORK_TESTS=1 when online")
     for item in items:
-        if "network" in item.keywords:
+        if CUBE_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.cube)
+        if "network" in item.keywords and os.environ.get("SAR_NETWORK_TESTS") != "1":
             item.add_marker(offline)
 
 
@@ -67,27 +69,6 @@ def scratch(request) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-#: Run as root without the right to ignore file permissions (root may write anywhere).
-_NO_DAC_OVERRIDE = [
-    "setpriv",
-    "--bounding-set=-dac_override,-dac_read_search",
-    "--inh-caps=-dac_override,-dac_read_search",
-    "--",
-]
-
-
-def run_cli(*args: str, obey_permissions: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `sar-helpers ARGS` in a new process; ``obey_permissions`` matters only to root."""
-    prefix = _NO_DAC_OVERRIDE if obey_permissions and os.geteuid() == 0 else []
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "sar_helpers.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd="/",
-    )
-
-
 @pytest.fixture(scope="session")
 def tutorial(dc):
     """The published tutorial's ALOS/ALOS-2 load, with platforms."""
@@ -119,28 +100,3 @@ def figures() -> Path:
     folder = REPO / "build" / "test-figures"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def synthetic(values, satellite="ALOS", band="hh", mask=None, platform_label=None):
-    """A tiny dataset shaped like a plain dc.load: values (time, y, x), labelled with
-    mid-year times of ``satellite``'s mosaic years; ``platform_label`` adds a platform
-    coordinate as add_platform would (e.g. Digital Earth Africa's "ALOS/ALOS-2")."""
-    import numpy as np
-    import xarray as xr
-
-    from sar_helpers.products import PLATFORMS
-
-    values = np.asarray(values, dtype=np.uint16)
-    t, h, w = values.shape
-    years = PLATFORMS[satellite].years[:t]
-    coords = {
-        "time": np.array([f"{year}-07-02" for year in years], dtype="datetime64[ns]"),
-        "latitude": 30.5 - np.arange(h) * 0.000222222222222,
-        "longitude": 32.0 + np.arange(w) * 0.000222222222222,
-    }
-    if platform_label is not None:
-        coords["platform"] = ("time", [platform_label] * t)
-    data = {band: (("time", "latitude", "longitude"), values)}
-    if mask is not None:
-        data["mask"] = (("time", "latitude", "longitude"), np.asarray(mask, dtype=np.uint8))
-    return xr.Dataset(data, coords=coords)

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 from sar_helpers.testcube.cube import TestCube
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 NOT_COPIED = shutil.ignore_patterns(".venv", ".testcube", "reports", "build", ".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis")
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import synthetic
+from helpers import assert_lazy_matches_eager, synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +25,14 @@ def test_dn_db_dn_round_trip(dn, platform):
     ds = synthetic([[[dn]]], satellite=platform)
     back = sar.db_to_dn(sar.to_db(ds.hh))
     assert int(np.rint(back.values.item())) == dn
+
+
+@pytest.mark.parametrize("convert", [sar.to_db, sar.to_power])
+def test_conversions_are_lazy_when_the_data_is(convert):
+    rng = np.random.default_rng(3)
+    ds = synthetic(rng.integers(0, 30000, (3, 4, 6)), mask=rng.choice(np.array([0, 50, 100, 255], dtype=np.uint8), (3, 4, 6)))
+    out = assert_lazy_matches_eager(convert, ds.assign(hv=ds.hh // 2))
+    assert np.isnan(out[f"hh_{convert.__name__[3:]}"].values[ds["mask"].values == 100]).all()
 
 
 def test_mask_and_no_data_become_nan_never_minus_infinity(tutorial):

@@ -16,6 +16,9 @@ import sar_helpers as sar
 from sar_helpers.cluster import ClusterError
 from sar_helpers.counts import value_counts
 
+#: A scheduler and two worker processes, most tests against the cube's tutorial load.
+pytestmark = pytest.mark.cube
+
 DASK = str(Path(sys.executable).with_name("dask"))
 QUERY = dict(x=(31.97, 32.03), y=(30.44, 30.50), time=("2007", "2022"))
 

@@ -1,5 +1,5 @@
 import pytest
-from conftest import TUTORIAL_QUERY
+from helpers import TUTORIAL_QUERY
 
 import sar_helpers as sar
 

@@ -14,9 +14,9 @@ import urllib.request
 
 import psutil
 import pytest
-from conftest import REPO
+from helpers import REPO
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cube]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

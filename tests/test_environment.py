@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 
 def canonical(name: str) -> str:

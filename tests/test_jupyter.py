@@ -3,12 +3,15 @@
 import os
 
 import pytest
-from conftest import SMALL_BBOX, run_cli
+from helpers import SMALL_BBOX, run_cli
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 from sar_helpers.jupyter import install_kernel
 from sar_helpers.testcube.cube import TestCube
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 LIST_PRODUCTS = "import datacube\nprint(sorted(datacube.Datacube(app='ALOS').list_products().index))"
 

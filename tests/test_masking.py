@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import synthetic
+from helpers import assert_lazy_matches_eager, synthetic
 
 import sar_helpers as sar
 
@@ -9,6 +9,11 @@ def test_valid_mask_by_class_names():
     ds = synthetic([[[1, 1, 1, 1, 1]]], mask=[[[0, 50, 100, 150, 255]]])
     assert sar.valid_mask(ds).values.ravel().tolist() == [False, True, False, False, True]
     assert sar.valid_mask(ds, classes=("shadowing",)).values.ravel().tolist() == [False, False, False, True, False]
+
+
+def test_valid_mask_is_lazy_when_the_data_is():
+    ds = synthetic(np.ones((2, 3, 5)), mask=np.resize(np.array([0, 50, 100, 150, 255], dtype=np.uint8), (2, 3, 5)))
+    assert_lazy_matches_eager(sar.valid_mask, ds)
 
 
 def test_valid_mask_on_the_tutorial_load_is_lazy_when_the_load_is(tutorial, tutorial_lazy):

@@ -5,7 +5,11 @@ import shutil
 import subprocess
 import sys
 
-from conftest import REPO
+import pytest
+from helpers import REPO
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 NOTEBOOK = REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb"
 

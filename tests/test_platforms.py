@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import synthetic
+from helpers import synthetic
 
 import sar_helpers as sar
 from sar_helpers.products import ALOS, ALOS2, JERS1, platform_in_orbit, platforms_named

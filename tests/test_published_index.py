@@ -12,10 +12,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import papermill
 import pytest
-from conftest import REPO, TUTORIAL_QUERY
-from test_scene import PUBLISHED
+from helpers import REPO, TUTORIAL_QUERY
+from helpers import PUBLISHED
 
 import sar_helpers as sar
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,15 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, TUTORIAL_QUERY, run_cli
+from helpers import REPO, TUTORIAL_QUERY, run_cli
 from stac_api import StacApi
-from test_scene import PUBLISHED
+from helpers import PUBLISHED
 
 from sar_helpers.cli import main
 from sar_helpers.realcube.cube import RealCube
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 TUTORIAL_BBOX = ["31.90", "30.37", "32.10", "30.55"]
 

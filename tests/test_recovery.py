@@ -11,11 +11,14 @@ from pathlib import Path
 
 import papermill
 import pytest
-from conftest import REPO, SMALL_BBOX, run_cli
+from helpers import REPO, SMALL_BBOX, run_cli
 
 from sar_helpers.cli import main
 from sar_helpers.localcube.server import SERVICE_USER, SYSTEM_FOLDER
 from sar_helpers.testcube.cube import TestCube
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 SMALL = ["--bbox", *map(str, SMALL_BBOX), "--years", "2021-2022", "--quiet"]
 ALOS = str(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb")

@@ -6,9 +6,12 @@ import subprocess
 
 import papermill
 import pytest
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 from sar_helpers.cli import main
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 ALOS = str(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb")
 

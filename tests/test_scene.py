@@ -9,17 +9,10 @@ from sar_helpers.products import ALOS_PALSAR_MOSAIC, JERS_SAR_MOSAIC, MASK_CLASS
 from sar_helpers.testcube import scene
 from sar_helpers.testcube.grid import bbox_window
 
+from helpers import PUBLISHED
+
 TUTORIAL = bbox_window(31.90, 30.37, 32.10, 30.55)
 
-# products.md: earliest and latest observation date over the tutorial area per mosaic.
-PUBLISHED = {
-    2007: ("2007-06-27", "2007-08-29"), 2008: ("2008-08-31", "2008-09-29"),
-    2009: ("2009-08-17", "2009-09-03"), 2010: ("2010-07-22", "2010-08-20"),
-    2015: ("2015-07-07", "2015-07-07"), 2016: ("2016-07-05", "2016-07-05"),
-    2017: ("2017-07-04", "2017-07-04"), 2018: ("2018-03-27", "2018-03-27"),
-    2019: ("2019-01-01", "2019-01-01"), 2020: ("2020-12-29", "2020-12-29"),
-    2021: ("2021-12-28", "2021-12-28"), 2022: ("2021-12-28", "2021-12-28"),
-}
 
 
 def axes(window):

@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_BBOX, run_cli
+from helpers import SMALL_BBOX, run_cli
 
 from sar_helpers.localcube.server import EmbeddedServer, ServerError, private_folder
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 SMALL = ["--bbox", *map(str, SMALL_BBOX), "--years", "2022", "--quiet"]
 PROBE_USER = "sarprobe"

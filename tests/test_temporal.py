@@ -3,8 +3,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import synthetic
-from test_scene import PUBLISHED
+from helpers import synthetic
+from helpers import PUBLISHED
 
 import sar_helpers as sar
 

@@ -8,9 +8,13 @@ import time
 from pathlib import Path
 
 import psutil
-from conftest import SMALL_BBOX, run_cli
+import pytest
+from helpers import SMALL_BBOX, run_cli
 
 from sar_helpers.testcube.cube import TestCube
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 SMALL = ["--bbox", *map(str, SMALL_BBOX), "--years", "2021-2022", "--quiet"]
 

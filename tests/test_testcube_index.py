@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import TUTORIAL_QUERY
-from test_scene import PUBLISHED
+from helpers import TUTORIAL_QUERY
+from helpers import PUBLISHED
 
 from sar_helpers.products import PRODUCTS
+
+#: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
+pytestmark = pytest.mark.cube
 
 ALOS_BANDS = ["hh", "hv", "mask", "date"]
 

@@ -1,0 +1,74 @@
+"""Whole-mosaic statistics on small synthetic arrays: exact against plain numpy, lazy as eager."""
+
+import numpy as np
+import pytest
+from helpers import assert_lazy_matches_eager, synthetic
+
+import sar_helpers as sar
+from sar_helpers.statistics import pixel_area_km2
+
+RNG = np.random.default_rng(7)
+DN = RNG.integers(1, 20000, size=(3, 6, 5)).astype(np.uint16)
+MASK = np.where(RNG.random((3, 6, 5)) < 0.2, 100, 255).astype(np.uint8)
+
+
+def scene():
+    ds = synthetic(DN, mask=MASK)
+    return ds.assign(hv=(ds.hh // 3).astype(np.uint16))
+
+
+def test_histograms_match_numpy_and_stay_lazy():
+    eager = assert_lazy_matches_eager(sar.backscatter_histograms, scene())
+    for band in ("hh", "hv"):
+        dn = np.where(MASK == 255, scene()[band].values, 0)
+        for step in range(3):
+            np.testing.assert_array_equal(eager.sel(band=band).values[step], np.bincount(dn[step].ravel(), minlength=2**16))
+
+
+def test_yearly_backscatter_is_the_mean_in_power_and_the_exact_median():
+    stats = sar.yearly_backscatter(scene())
+    for step in range(3):
+        dn = DN[step][MASK[step] == 255].astype(np.float64)
+        assert stats.hh_valid_pixels.values[step] == dn.size
+        assert stats.hh_mean_db.values[step] == pytest.approx(10 * np.log10(np.mean(dn**2 * 10 ** (-8.3))), abs=1e-6)  # float32 power table
+        assert stats.hh_median_db.values[step] == pytest.approx(20 * np.log10(np.median(dn)) - 83.0, abs=1e-9)
+    assert list(stats.platform.values) == ["ALOS"] * 3
+
+
+def test_yearly_backscatter_of_an_empty_step_is_nan():
+    ds = scene()
+    ds["mask"] = ds["mask"].where(ds.time != ds.time[1], 100).astype(np.uint8)
+    stats = sar.yearly_backscatter(ds)
+    assert np.isnan(stats.hh_mean_db.values[1]) and stats.hh_valid_pixels.values[1] == 0
+
+
+def test_built_up_area_counts_bright_valid_pixels_by_their_true_area():
+    ds = scene()
+    area = assert_lazy_matches_eager(lambda d: sar.built_up_area(d, -20.0), ds, rtol=1e-12)
+    threshold = 10 ** ((-20.0 + 83.0) / 20)
+    per_pixel = pixel_area_km2(ds).values[None, :, None]
+    expected = (((DN > threshold) & (MASK == 255)) * per_pixel).sum(axis=(1, 2))
+    np.testing.assert_allclose(area.values, expected, rtol=1e-12)
+    assert area.attrs["units"] == "km2"
+
+
+def test_pixel_areas_shrink_towards_the_poles():
+    area = pixel_area_km2(scene())
+    assert area.dims == ("latitude",) and float(area[0]) == pytest.approx(0.0247 * 0.0213, rel=0.05)
+    assert (np.diff(area.values) > 0).all()  # rows run south, so cos(latitude) grows
+
+
+def test_change_map_is_after_minus_before_in_db_and_masked():
+    ds = scene()
+    change = assert_lazy_matches_eager(lambda d: sar.change_map(d, 0, 2), ds)
+    db = sar.to_db(ds)["hh_db"]
+    np.testing.assert_array_equal(change.values, (db.isel(time=2) - db.isel(time=0)).values)
+    assert change.dims == ("latitude", "longitude") and change.name == "hh_change_db"
+    assert np.isnan(change.values[(MASK[0] != 255) | (MASK[2] != 255)]).all()
+
+
+def test_change_map_names_what_is_missing():
+    with pytest.raises(ValueError, match="mask"):
+        sar.change_map(scene().drop_vars("mask"), 0, 2)
+    with pytest.raises(ValueError, match="No time step for year 1999"):
+        sar.change_map(scene(), 1999, 2)
