@@ -10,7 +10,7 @@ LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888
 LAB_FLAGS := $(if $(LAB_PUBLIC),--public) $(if $(LAB_NO_TOKEN),--no-token)
 
-.PHONY: setup cube browser demo test lab clean
+.PHONY: setup cube browser demo lint test lab clean
 
 setup: cube
 
@@ -42,7 +42,13 @@ browser:
 		elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: setup browser
+# Static checks: ruff (lint and format, the notebooks included) and mypy on the package.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint setup browser
 	$(BIN)/python -m pytest
 
 # JupyterLab on 127.0.0.1 with a random token; LAB_PUBLIC=1 / LAB_NO_TOKEN=1 to lift either guard.

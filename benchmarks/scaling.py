@@ -113,7 +113,9 @@ def run_ours(config: str, x, y, years: int) -> dict:
         cluster_start = time.perf_counter() - start
         start = time.perf_counter()
         with datacube.Datacube(config=config) as dc:
-            ds = sar.load_mosaics(dc, "alos_palsar_mosaic", ["hh", "hv", "mask"], x=x, y=y, time=time_range, dask_chunks=CHUNKS)
+            ds = sar.load_mosaics(
+                dc, "alos_palsar_mosaic", ["hh", "hv", "mask"], x=x, y=y, time=time_range, dask_chunks=CHUNKS
+            )
         sar.check_chunks(ds, client)
         results = [sar.backscatter_histograms(ds), sar.built_up_area(ds)]
         if years > 1:
@@ -130,7 +132,13 @@ def run_ours(config: str, x, y, years: int) -> dict:
                 group = task_group(task["key"])
                 busy[group] = busy.get(group, 0.0) + part["stop"] - part["start"]
     pixels = ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"]
-    return {"seconds": seconds, "cluster_seconds": cluster_start, "peak_bytes": memory.peak, "pixels": pixels, "busy": busy}
+    return {
+        "seconds": seconds,
+        "cluster_seconds": cluster_start,
+        "peak_bytes": memory.peak,
+        "pixels": pixels,
+        "busy": busy,
+    }
 
 
 def run_published(config: str, x, y, years: int) -> dict:
@@ -145,7 +153,11 @@ def run_published(config: str, x, y, years: int) -> dict:
         ds["hv_db"] = 10 * np.log10(ds.hv.where(ds.mask.isin([50, 255])) ** 2) - 83.0
         ds["hvhh_db"] = ds["hv_db"] - ds["hh_db"]
         seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_bytes": memory.peak, "pixels": ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"]}
+    return {
+        "seconds": seconds,
+        "peak_bytes": memory.peak,
+        "pixels": ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"],
+    }
 
 
 def child(kind: str, config: str, x, y, years: int) -> dict:
@@ -203,7 +215,12 @@ def load_floor(config: str, data: Path) -> tuple[float, float]:
 
 
 def tile_files(data: Path) -> list[Path]:
-    return [p for year in YEARS for stem in ("sl_HH", "sl_HV", "mask") for p in data.glob(f"alos_palsar_mosaic/N31E031/{year}/*_{stem}*.tif")]
+    return [
+        p
+        for year in YEARS
+        for stem in ("sl_HH", "sl_HV", "mask")
+        for p in data.glob(f"alos_palsar_mosaic/N31E031/{year}/*_{stem}*.tif")
+    ]
 
 
 def decode(path: Path) -> int:
@@ -255,7 +272,9 @@ def main() -> None:
 
     with_dc, with_rio = load_floor(str(project.config_path), project.data)
     print("\n1. Load floor (tutorial query, 12 x 811 x 900, 4 bands, best of 3)")
-    print(f"   dc.load {with_dc:.2f} s, rasterio windows {with_rio:.2f} s: ratio {with_dc / with_rio:.2f}x (target <= 1.3x)")
+    print(
+        f"   dc.load {with_dc:.2f} s, rasterio windows {with_rio:.2f} s: ratio {with_dc / with_rio:.2f}x (target <= 1.3x)"
+    )
 
     print("\n2. Whole tile N31E031 (4,500 x 4,500), hh/hv/mask")
     single, parallel = decode_rates(tile_cube.data)
@@ -263,39 +282,55 @@ def main() -> None:
     floor = max(parallel, cores * single)
     ours = child("ours", config, TILE["x"], TILE["y"], 12)
     ours_rate = ours["pixels"] / 1e6 / ours["seconds"]
-    print(f"   ours, lazy on a LocalCluster, 12 years: {ours['seconds']:.1f} s (+ {ours['cluster_seconds']:.1f} s to start "
-          f"the cluster and import in its workers), peak {ours['peak_bytes'] / mib:.0f} MiB (target < 1536 MiB), {ours_rate:.1f} MP/s")
-    print(f"   decode floor: rasterio on 1 core {single:.1f} MP/s, on {cores} cores {parallel:.1f} MP/s "
-          f"(measured) and {cores * single:.1f} MP/s ({cores} x 1 core); floor {floor:.1f} MP/s")
+    print(
+        f"   ours, lazy on a LocalCluster, 12 years: {ours['seconds']:.1f} s (+ {ours['cluster_seconds']:.1f} s to start "
+        f"the cluster and import in its workers), peak {ours['peak_bytes'] / mib:.0f} MiB (target < 1536 MiB), {ours_rate:.1f} MP/s"
+    )
+    print(
+        f"   decode floor: rasterio on 1 core {single:.1f} MP/s, on {cores} cores {parallel:.1f} MP/s "
+        f"(measured) and {cores * single:.1f} MP/s ({cores} x 1 core); floor {floor:.1f} MP/s"
+    )
     total = sum(ours["busy"].values())
-    print(f"   where the workers' time goes ({total:.1f} core-seconds in tasks, {total / cores / ours['seconds']:.0%} "
-          f"of the {cores} cores over the run):")
+    print(
+        f"   where the workers' time goes ({total:.1f} core-seconds in tasks, {total / cores / ours['seconds']:.0%} "
+        f"of the {cores} cores over the run):"
+    )
     for group, seconds in sorted(ours["busy"].items(), key=lambda item: -item[1])[:8]:
         print(f"     {group:45} {seconds:5.2f} s  {seconds / total:4.0%}")
     eager = {}
     for years in (1, 2, 4):
         eager[years] = child("published", config, TILE["x"], TILE["y"], years)
-        print(f"   published tutorial, eager, {years:2d} year(s): {eager[years]['seconds']:.1f} s, peak {eager[years]['peak_bytes'] / mib:.0f} MiB")
+        print(
+            f"   published tutorial, eager, {years:2d} year(s): {eager[years]['seconds']:.1f} s, peak {eager[years]['peak_bytes'] / mib:.0f} MiB"
+        )
     per_year = (eager[4]["peak_bytes"] - eager[1]["peak_bytes"]) / 3
-    print(f"   published, extrapolated to 12 years: about {(eager[1]['peak_bytes'] + 11 * per_year) / mib:.0f} MiB "
-          f"({per_year / mib:.0f} MiB more per year) against ours {ours['peak_bytes'] / mib:.0f} MiB")
+    print(
+        f"   published, extrapolated to 12 years: about {(eager[1]['peak_bytes'] + 11 * per_year) / mib:.0f} MiB "
+        f"({per_year / mib:.0f} MiB more per year) against ours {ours['peak_bytes'] / mib:.0f} MiB"
+    )
 
     print("\n3. How cost grows (ours)")
     by_years = {n: (ours if n == 12 else child("ours", config, TILE["x"], TILE["y"], n)) for n in (1, 4, 12)}
     for n, run in by_years.items():
         print(f"   {n:2d} years, whole tile: {run['seconds']:6.1f} s, peak {run['peak_bytes'] / mib:5.0f} MiB")
-    print(f"   slope of time against years: {slope(list(by_years), [r['seconds'] for r in by_years.values()]):.2f} "
-          f"(1.0 = linear); of memory: {slope(list(by_years), [r['peak_bytes'] for r in by_years.values()]):.2f}")
+    print(
+        f"   slope of time against years: {slope(list(by_years), [r['seconds'] for r in by_years.values()]):.2f} "
+        f"(1.0 = linear); of memory: {slope(list(by_years), [r['peak_bytes'] for r in by_years.values()]):.2f}"
+    )
     areas = {"quarter": 0.5, "half": math.sqrt(0.5), "whole": 1.0}
     by_area = {}
     for name, side in areas.items():
         x = (TILE["x"][0], TILE["x"][0] + side * (TILE["x"][1] - TILE["x"][0]))  # from the tile's north-west corner
         y = (TILE["y"][1] - side * (TILE["y"][1] - TILE["y"][0]), TILE["y"][1])
         by_area[name] = ours if name == "whole" else child("ours", config, x, y, 12)
-        print(f"   {name:7} tile, 12 years: {by_area[name]['seconds']:6.1f} s, peak {by_area[name]['peak_bytes'] / mib:5.0f} MiB")
+        print(
+            f"   {name:7} tile, 12 years: {by_area[name]['seconds']:6.1f} s, peak {by_area[name]['peak_bytes'] / mib:5.0f} MiB"
+        )
     sizes = [side**2 for side in areas.values()]
-    print(f"   slope of time against area: {slope(sizes, [r['seconds'] for r in by_area.values()]):.2f}; "
-          f"of memory: {slope(sizes, [r['peak_bytes'] for r in by_area.values()]):.2f}")
+    print(
+        f"   slope of time against area: {slope(sizes, [r['seconds'] for r in by_area.values()]):.2f}; "
+        f"of memory: {slope(sizes, [r['peak_bytes'] for r in by_area.values()]):.2f}"
+    )
     print(f"\nratio to the decode floor: {ours_rate / floor:.2f}")
 
 

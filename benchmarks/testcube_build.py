@@ -38,8 +38,13 @@ def main() -> None:
             loads = []
             for _ in range(3):
                 start = time.perf_counter()
-                dc.load(product="alos_palsar_mosaic", x=(31.90, 32.10), y=(30.37, 30.55),
-                        time=("2007", "2022"), measurements=["hh", "hv", "mask", "date"])
+                dc.load(
+                    product="alos_palsar_mosaic",
+                    x=(31.90, 32.10),
+                    y=(30.37, 30.55),
+                    time=("2007", "2022"),
+                    measurements=["hh", "hv", "mask", "date"],
+                )
                 loads.append(time.perf_counter() - start)
         rows = [
             ("first up (build from nothing)", f"{first:.1f} s", "target < 60 s"),

@@ -69,8 +69,7 @@ def _convert(da: xr.DataArray, valid: xr.DataArray | None, quantity: Quantity) -
         steps = np.asarray(constants)
         groups = [np.flatnonzero(steps == k) for k in dict.fromkeys(constants)]
         parts = [
-            convert(da.isel(time=g), None if valid is None else valid.isel(time=g), constants[g[0]])
-            for g in groups
+            convert(da.isel(time=g), None if valid is None else valid.isel(time=g), constants[g[0]]) for g in groups
         ]
         out = xr.concat(parts, dim="time").isel(time=np.argsort(np.concatenate(groups)))
     what = "" if quantity == "db" else ", linear power"
@@ -101,7 +100,9 @@ def _backscatter_bands(ds: xr.Dataset) -> list[str]:
     return bands
 
 
-def to_db(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES):
+def to_db(
+    data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES
+) -> xr.Dataset | xr.DataArray:
     """Gamma-nought backscatter in dB (float32) from DNs.
 
     A Dataset gives a Dataset with ``hh_db`` and/or ``hv_db``, and ``hvhh_db``
@@ -124,7 +125,9 @@ def to_db(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, cla
     return out
 
 
-def to_power(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES):
+def to_power(
+    data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES
+) -> xr.Dataset | xr.DataArray:
     """Linear gamma-nought power (float32) from DNs: the quantity to average. Masks as :func:`to_db`."""
     if isinstance(data, xr.DataArray):
         valid = None if mask is None or classes is None else in_classes(mask, classes)
@@ -136,10 +139,11 @@ def to_power(data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, 
     )
 
 
-def power_to_db(power: xr.DataArray | xr.Dataset):
+def power_to_db(power: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
     """10 * log10(power), e.g. after averaging in power; zero power gives NaN, not -inf."""
+
     def one(p: xr.DataArray) -> xr.DataArray:
-        out = 10 * np.log10(p.where(p > 0)).astype(np.float32)
+        out = (10 * xr.apply_ufunc(np.log10, p.where(p > 0), dask="allowed")).astype(np.float32)
         out.attrs = {"units": "dB"}
         name = str(p.name)
         return out.rename(name.removesuffix("_power") + "_db" if name.endswith("_power") else name)

@@ -49,8 +49,10 @@ def no_data_message(product: str, query: dict) -> str:
 
 
 def require_not_empty(ds: xr.Dataset | xr.DataArray) -> None:
-    if not ds.sizes or any(size == 0 for size in ds.sizes.values()) or (
-        isinstance(ds, xr.Dataset) and not ds.data_vars
+    if (
+        not ds.sizes
+        or any(size == 0 for size in ds.sizes.values())
+        or (isinstance(ds, xr.Dataset) and not ds.data_vars)
     ):
         raise ValueError(
             "The data is empty: the query found nothing. Check x, y and time against the "
@@ -69,9 +71,7 @@ def require_bands(ds: xr.Dataset, bands: Iterable[str], purpose: str) -> None:
 
 def require_dtype(da: xr.DataArray, dtype: str, hint: str = "") -> None:
     if da.dtype != np.dtype(dtype):
-        raise ValueError(
-            f"{da.name} must be {dtype} as the product stores it, not {da.dtype}. {hint}".strip()
-        )
+        raise ValueError(f"{da.name} must be {dtype} as the product stores it, not {da.dtype}. {hint}".strip())
 
 
 def mosaic_years(ds: xr.Dataset | xr.DataArray) -> list[int]:

@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _years(text: str) -> list[int]:
@@ -64,17 +65,21 @@ def _build_parser() -> argparse.ArgumentParser:
 
     actions = cube.add_subparsers(dest="action", required=True)
     up = actions.add_parser(
-        "up", parents=[where, build], help="start the server, build what is missing, repair what is damaged (idempotent)"
+        "up",
+        parents=[where, build],
+        help="start the server, build what is missing, repair what is damaged (idempotent)",
     )
     up.add_argument(
-        "--verify", action="store_true",
+        "--verify",
+        action="store_true",
         help="check every file's checksum, not only its size, and render damaged ones again",
     )
     actions.add_parser("status", parents=[where], help="server state, products, datasets per year, disk size")
     actions.add_parser("down", parents=[where], help="stop the server, keep the data")
     reset = actions.add_parser("reset", parents=[where, build], help="wipe the cube and build it again")
     reset.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="work in a folder that also holds other files (they are left alone; only the cube's are deleted)",
     )
     actions.add_parser("config", parents=[where], help="print the datacube config file's path (for ODC_CONFIG_PATH)")
@@ -91,31 +96,46 @@ def _build_parser() -> argparse.ArgumentParser:
         "(its own embedded PostgreSQL). Pixels stay in the public bucket unless --download.",
     )
     real_where = argparse.ArgumentParser(add_help=False)
-    real_where.add_argument("--dir", help="the cube's folder (default: $SAR_REALCUBE_DIR, else .realcube in the checkout)")
+    real_where.add_argument(
+        "--dir", help="the cube's folder (default: $SAR_REALCUBE_DIR, else .realcube in the checkout)"
+    )
     real_actions = real.add_subparsers(dest="action", required=True)
     real_up = real_actions.add_parser(
         "up", parents=[real_where], help="index the area and years (idempotent: adds to what is there)"
     )
     real_up.add_argument(
-        "--bbox", nargs=4, type=float, required=True, metavar=("W", "S", "E", "N"),
+        "--bbox",
+        nargs=4,
+        type=float,
+        required=True,
+        metavar=("W", "S", "E", "N"),
         help="area in degrees, e.g. 31.9 30.37 32.1 30.55",
     )
     real_up.add_argument("--years", nargs="+", type=_years, help="e.g. 2015-2022 (default: every year of the product)")
     real_up.add_argument(
         "--product", default="alos_palsar_mosaic", help="alos_palsar_mosaic (default) or jers_sar_mosaic"
     )
-    real_up.add_argument("--catalog", help="STAC API (default: Digital Earth Africa's, https://explorer.digitalearth.africa/stac)")
     real_up.add_argument(
-        "--url-replace", action="append", metavar="OLD=NEW",
+        "--catalog", help="STAC API (default: Digital Earth Africa's, https://explorer.digitalearth.africa/stac)"
+    )
+    real_up.add_argument(
+        "--url-replace",
+        action="append",
+        metavar="OLD=NEW",
         help="rewrite asset addresses that start with OLD (default: the bucket's s3:// prefix to its HTTPS address)",
     )
-    real_up.add_argument("--download", action="store_true", help="copy the COGs into the cube's folder for offline work")
+    real_up.add_argument(
+        "--download", action="store_true", help="copy the COGs into the cube's folder for offline work"
+    )
     real_up.add_argument("--quiet", action="store_true", help="no progress bars")
     real_actions.add_parser("status", parents=[real_where], help="server state, products, datasets per year, disk size")
     real_actions.add_parser("down", parents=[real_where], help="stop the server, keep the index and files")
-    real_actions.add_parser("config", parents=[real_where], help="print the datacube config file's path (for ODC_CONFIG_PATH)")
     real_actions.add_parser(
-        "kernel", parents=[real_where],
+        "config", parents=[real_where], help="print the datacube config file's path (for ODC_CONFIG_PATH)"
+    )
+    real_actions.add_parser(
+        "kernel",
+        parents=[real_where],
         help="install a Jupyter kernel 'Python 3 (SAR mosaics, real data)' that connects to this cube",
     )
 
@@ -134,13 +154,19 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--bands", nargs="+", help="the bands to load")
     report.add_argument("--steps", nargs="+", metavar="STEP", help="years or dates to plot (steps_to_plot)")
     report.add_argument(
-        "--change-years", nargs=2, metavar=("BEFORE", "AFTER"),
+        "--change-years",
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
         help="years of the change map (notebook 03; default: the first and last year of --time)",
     )
     report.add_argument("--output-crs", help="reproject to this CRS, e.g. EPSG:6933 (with --resolution)")
-    report.add_argument("--resolution", nargs="+", metavar="RES", help="pixel size in the output CRS: 25, or -25 25 (y x)")
     report.add_argument(
-        "--cube", choices=["test", "real"], default="test",
+        "--resolution", nargs="+", metavar="RES", help="pixel size in the output CRS: 25, or -25 25 (y x)"
+    )
+    report.add_argument(
+        "--cube",
+        choices=["test", "real"],
+        default="test",
         help="run on the test cube (default) or on the real-data cube of `sar-helpers realcube up`",
     )
     report.add_argument("--config", help="run on the datacube this ODC config file describes (overrides --cube)")
@@ -173,7 +199,7 @@ def _number(text: str) -> float | int:
 
 
 def _report_overrides(args: argparse.Namespace) -> dict:
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if args.x:
         overrides["x"] = [_number(v) for v in args.x]
     if args.y:
@@ -226,7 +252,11 @@ def _lab(args: argparse.Namespace) -> int:
     from .testcube.cube import TestCube
 
     command, env, token = lab_command(
-        Path(args.notebook_dir).resolve(), args.ip, args.port, os.environ.get("JUPYTER_TOKEN"), args.public,
+        Path(args.notebook_dir).resolve(),
+        args.ip,
+        args.port,
+        os.environ.get("JUPYTER_TOKEN"),
+        args.public,
         args.no_token,
     )
     cube = TestCube()
@@ -243,7 +273,7 @@ def _testcube(args: argparse.Namespace) -> int:
     cube = TestCube(args.dir, db_url=args.db_url)
     if args.action in ("up", "reset"):
         years = None if args.years is None else {y for group in args.years for y in group}
-        options = dict(bbox=tuple(args.bbox or DEFAULT_BBOX), years=years, progress=not args.quiet)
+        options: dict[str, Any] = dict(bbox=tuple(args.bbox or DEFAULT_BBOX), years=years, progress=not args.quiet)
         done = cube.up(**options, verify=args.verify) if args.action == "up" else cube.reset(args.force, **options)
         for path in done["repaired"]:
             print(f"Damaged, rendered again: {path}")
@@ -272,8 +302,13 @@ def _realcube(args: argparse.Namespace) -> int:
         years = None if args.years is None else sorted({y for group in args.years for y in group})
         replacements = None if args.url_replace is None else [_replacement(r) for r in args.url_replace]
         done = cube.up(
-            tuple(args.bbox), years, args.product, args.catalog or DEFAULT_CATALOG, replacements,
-            args.download, progress=not args.quiet,
+            tuple(args.bbox),
+            years,
+            args.product,
+            args.catalog or DEFAULT_CATALOG,
+            replacements,
+            args.download,
+            progress=not args.quiet,
         )
         print(
             f"Real-data datacube ready in {cube.folder}: {done['found']} items found, {done['indexed']} indexed, "
@@ -292,7 +327,10 @@ def _common_cube_action(cube, action: str) -> int:
         print("Server stopped; data kept." if cube.down() else "Server was not running.")
     elif action == "config":
         if not cube.config_path.exists():
-            print(f"No {cube.title.lower()} in {cube.folder} yet: run `sar-helpers {cube.command} up` first.", file=sys.stderr)
+            print(
+                f"No {cube.title.lower()} in {cube.folder} yet: run `sar-helpers {cube.command} up` first.",
+                file=sys.stderr,
+            )
             return 1
         print(cube.config_path)
     elif action == "kernel":

@@ -11,9 +11,13 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 import dask
 import psutil
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: How long to wait for a scheduler that was named before giving up.
 CONNECT_TIMEOUT_S = 5
@@ -32,7 +36,9 @@ class ClusterError(RuntimeError):
     """The cluster cannot be reached or used; the message says what to do."""
 
 
-def get_client(address: str | None = None, n_workers: int | None = None, memory_limit: str | int | None = None):
+def get_client(
+    address: str | None = None, n_workers: int | None = None, memory_limit: str | int | None = None
+) -> "Client":
     """A ``dask.distributed.Client``: to ``address`` (or $DASK_SCHEDULER_ADDRESS), else to a new LocalCluster.
 
     The local cluster has one single-threaded worker process per core (at most
@@ -60,8 +66,14 @@ def get_client(address: str | None = None, n_workers: int | None = None, memory_
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_MALLOC}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-            host="127.0.0.1", dashboard_address="127.0.0.1:0", protocol="tls://", security=Security.temporary(),
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            protocol="tls://",
+            security=Security.temporary(),
         )
     return Client(cluster)
 

@@ -13,14 +13,25 @@ from rasterio.io import MemoryFile
 
 
 def write_array(
-    path: Path | str, values: np.ndarray, transform: Affine, crs, nodata, description: str = "",
+    path: Path | str,
+    values: np.ndarray,
+    transform: Affine,
+    crs,
+    nodata,
+    description: str = "",
     overview_resampling: str = "AVERAGE",
 ) -> Path:
     """One band as a COG: DEFLATE with a predictor, 512 x 512 blocks, overviews."""
     height, width = values.shape
     profile = {
-        "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": values.dtype.name,
-        "crs": crs, "transform": transform, "nodata": nodata,
+        "driver": "GTiff",
+        "height": height,
+        "width": width,
+        "count": 1,
+        "dtype": values.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
     }
     predictor = "3" if values.dtype.kind == "f" else "2"
     with MemoryFile() as memory:
@@ -30,8 +41,14 @@ def write_array(
                 staging.set_band_description(1, description)
         with memory.open() as staging:
             rasterio.shutil.copy(
-                staging, str(path), driver="COG", COMPRESS="DEFLATE", PREDICTOR=predictor,
-                BLOCKSIZE="512", OVERVIEW_RESAMPLING=overview_resampling, NUM_THREADS="1",
+                staging,
+                str(path),
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR=predictor,
+                BLOCKSIZE="512",
+                OVERVIEW_RESAMPLING=overview_resampling,
+                NUM_THREADS="1",
             )
     return Path(path)
 

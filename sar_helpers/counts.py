@@ -41,10 +41,10 @@ def _block_counts(*blocks: np.ndarray, keep: tuple[int, ...] | None = None) -> n
 
     With ``keep`` (mask DNs), the first block is the mask and only its pixels of those classes are counted.
     """
-    mask, bands = (blocks[0], blocks[1:]) if keep is not None else (None, blocks)
+    mask, bands = (blocks[0], blocks[1:]) if keep is not None else (blocks[0], blocks)
     out = np.empty((bands[0].shape[0], 1, 1, len(bands), BINS), dtype=np.int64)
     for step in range(out.shape[0]):
-        kept = None if mask is None else is_class(mask[step], keep)
+        kept = None if keep is None else is_class(mask[step], keep)
         for band, values in enumerate(bands):
             out[step, 0, 0, band] = _count(values[step], kept)
     return out
@@ -81,7 +81,7 @@ def value_counts(
         counts = per_chunk.sum(axis=(1, 2))
     else:
         counts = _block_counts(*(np.asarray(d) for d in data), keep=keep)[:, 0, 0]
-    coords = {"band": [str(b.name) for b in bands]}
+    coords: dict[str, object] = {"band": [str(b.name) for b in bands]}
     if "time" in arrays[-1].coords:
         coords["time"] = arrays[-1]["time"].values
     return xr.DataArray(counts.transpose(1, 0, 2), dims=("band", "time", "dn"), coords=coords, name="counts")

@@ -39,7 +39,9 @@ def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
         by_time[label].add((dataset.metadata.platform or "", dataset.metadata.instrument or "", launch))
         products.add(dataset.product.name)
     if len(products) > 1:
-        raise ValueError(f"The datasets come from several products ({', '.join(sorted(products))}); load one product at a time.")
+        raise ValueError(
+            f"The datasets come from several products ({', '.join(sorted(products))}); load one product at a time."
+        )
     found_per_step = []
     for label in ds.time.values:
         found = by_time.get(np.datetime64(label, "ns"), set())
@@ -50,10 +52,10 @@ def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
                 "pass the datasets of the same query to add_platform (dc.find_datasets(product=..., x=..., y=..., time=...))."
             )
         found_per_step.append(found.pop())
-    platform, instrument, launch = (list(column) for column in zip(*found_per_step))
-    out = ds.assign_coords(platform=("time", platform), instrument=("time", instrument))
-    if all(launch):
-        out = out.assign_coords(launchdate=("time", launch))
+    labels, instruments, launches = (list(column) for column in zip(*found_per_step))
+    out = ds.assign_coords(platform=("time", labels), instrument=("time", instruments))
+    if all(launches):
+        out = out.assign_coords(launchdate=("time", launches))
     out.attrs["product"] = products.pop()
     platforms(out)  # the metadata agrees with the years, or a clear error
     return out
@@ -61,8 +63,19 @@ def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
 
 #: dc.load options that are not search terms for dc.find_datasets.
 _LOAD_ONLY_OPTIONS = {
-    "output_crs", "resolution", "resampling", "align", "dask_chunks", "group_by", "like",
-    "fuse_func", "progress_cbk", "skip_broken_datasets", "driver", "patch_url", "limit",
+    "output_crs",
+    "resolution",
+    "resampling",
+    "align",
+    "dask_chunks",
+    "group_by",
+    "like",
+    "fuse_func",
+    "progress_cbk",
+    "skip_broken_datasets",
+    "driver",
+    "patch_url",
+    "limit",
 }
 
 
@@ -90,13 +103,13 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
         raise
     if not datasets:
         raise ValueError(no_data_message(product, query))
-    grid = grid_options(query.pop("output_crs", None), query.pop("resolution", None))
-    ds = dc.load(datasets=datasets, measurements=measurements, **query, **grid)
+    reproject = reproject_options(query.pop("output_crs", None), query.pop("resolution", None))
+    ds = dc.load(datasets=datasets, measurements=measurements, **query, **reproject)
     return add_platform(ds, datasets)
 
 
-def grid_options(output_crs: str | None = None, resolution=None) -> dict:
-    """dc.load options for an output grid: {} for the product's own grid.
+def reproject_options(output_crs: str | None = None, resolution=None) -> dict:
+    """dc.load options to reproject to ``output_crs`` at ``resolution``: {} for the product's own pixels.
 
     ``resolution`` is one number (square pixels, in the CRS's units) or a
     (y, x) pair such as (-25, 25).
@@ -106,22 +119,28 @@ def grid_options(output_crs: str | None = None, resolution=None) -> dict:
             raise ValueError("resolution needs output_crs: give both to reproject, or neither for the native grid.")
         return {}
     if resolution is None:
-        raise ValueError(f"output_crs={output_crs!r} needs a resolution too, e.g. resolution=(-25, 25) for 25 m pixels.")
+        raise ValueError(
+            f"output_crs={output_crs!r} needs a resolution too, e.g. resolution=(-25, 25) for 25 m pixels."
+        )
     import pyproj
     from odc.geo import Resolution, resyx_
 
     try:
         pyproj.CRS.from_user_input(output_crs)
     except pyproj.exceptions.CRSError:
-        raise ValueError(f"output_crs={output_crs!r} is not a coordinate reference system pyproj knows, "
-                         "e.g. EPSG:6933 (equal area) or EPSG:32636 (UTM 36N).") from None
+        raise ValueError(
+            f"output_crs={output_crs!r} is not a coordinate reference system pyproj knows, "
+            "e.g. EPSG:6933 (equal area) or EPSG:32636 (UTM 36N)."
+        ) from None
     if isinstance(resolution, Resolution):
         return {"output_crs": output_crs, "resolution": resolution}
     values = [resolution] if isinstance(resolution, (int, float)) else list(resolution)
     if len(values) not in (1, 2) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v != 0 for v in values
     ):
-        raise ValueError(f"resolution must be one finite, non-zero number or a (y, x) pair like (-25, 25); got {resolution!r}.")
+        raise ValueError(
+            f"resolution must be one finite, non-zero number or a (y, x) pair like (-25, 25); got {resolution!r}."
+        )
     if len(values) == 1:
         return {"output_crs": output_crs, "resolution": values[0]}
     y, x = values

@@ -45,7 +45,8 @@ def unreadable_file_message(error: BaseException) -> str | None:
 
     if not isinstance(error, rasterio.errors.RasterioError):  # RasterioIOError among them
         return None
-    chain, cause = [], error
+    chain: list[str] = []
+    cause: BaseException | None = error
     while cause is not None and len(chain) < 10:
         chain.append(str(cause))
         cause = cause.__cause__ or cause.__context__

@@ -86,9 +86,7 @@ def load_ipython_extension(ipython) -> None:
     problem = ensure_cube_running()
     if problem:
         print(problem, file=sys.stderr)
-    ipython.set_custom_exc(
-        (sqlalchemy.exc.DBAPIError, psycopg2.Error, rasterio.errors.RasterioError), _show_failure
-    )
+    ipython.set_custom_exc((sqlalchemy.exc.DBAPIError, psycopg2.Error, rasterio.errors.RasterioError), _show_failure)
 
 
 #: The kernel of each local cube: (name, display name).
@@ -109,7 +107,11 @@ def install_kernel(config_path: Path, cube: str = "testcube", prefix: str = sys.
     folder.mkdir(parents=True, exist_ok=True)
     spec = {
         "argv": [
-            "python", "-m", "ipykernel_launcher", "-f", "{connection_file}",
+            "python",
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
             f"--ext={__name__}",
         ],
         "display_name": display_name,
@@ -130,8 +132,12 @@ MIN_TOKEN_LENGTH = 16
 
 
 def lab_command(
-    notebook_dir: Path, ip: str = "127.0.0.1", port: int = 8888, token: str | None = None,
-    public: bool = False, no_token: bool = False,
+    notebook_dir: Path,
+    ip: str = "127.0.0.1",
+    port: int = 8888,
+    token: str | None = None,
+    public: bool = False,
+    no_token: bool = False,
 ) -> tuple[list[str], dict[str, str], str]:
     """The command that starts JupyterLab safely, its environment, and its token.
 
@@ -159,7 +165,12 @@ def lab_command(
             "or say --no-token (make lab LAB_NO_TOKEN=1) if you mean to run without one."
         )
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--ip={ip}", f"--port={port}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--ip={ip}",
+        f"--port={port}",
         f"--ServerApp.root_dir={notebook_dir}",
     ]
     if no_token:

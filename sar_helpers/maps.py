@@ -12,7 +12,9 @@ ESRI_IMAGERY = (
 )
 
 
-def display_map(x: tuple[float, float], y: tuple[float, float], crs: str = "EPSG:4326", tiles=ESRI_IMAGERY):
+def display_map(
+    x: tuple[float, float], y: tuple[float, float], crs: str = "EPSG:4326", tiles=ESRI_IMAGERY
+) -> folium.Map:
     """A folium map zoomed to the box ``x`` by ``y`` (in ``crs``), with the box drawn.
 
     ``tiles`` is a (URL template, attribution) pair, a folium tile name such as
@@ -29,6 +31,8 @@ def display_map(x: tuple[float, float], y: tuple[float, float], crs: str = "EPSG
         m = folium.Map(tiles=url, attr=attribution, control_scale=True)
     else:
         m = folium.Map(tiles=tiles, control_scale=True)
-    folium.Rectangle(bounds=[[south, west], [north, east]], color="red", weight=2, fill=False, tooltip="query area").add_to(m)
+    folium.Rectangle(
+        bounds=[[south, west], [north, east]], color="red", weight=2, fill=False, tooltip="query area"
+    ).add_to(m)
     m.fit_bounds([[south, west], [north, east]])
     return m

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .calibration import hv_hh_ratio
@@ -41,11 +42,11 @@ def _panel_title(label) -> str:
     return pd.Timestamp(label).strftime("%Y-%m-%d")
 
 
-def _extent(da: xr.DataArray) -> list[float]:
+def _extent(da: xr.DataArray) -> tuple[float, float, float, float]:
     x, y = da[da.dims[-1]].values, da[da.dims[-2]].values
     dx = (x[-1] - x[0]) / max(len(x) - 1, 1)
     dy = (y[-1] - y[0]) / max(len(y) - 1, 1)
-    return [x[0] - dx / 2, x[-1] + dx / 2, y[-1] + dy / 2, y[0] - dy / 2]
+    return (x[0] - dx / 2, x[-1] + dx / 2, y[-1] + dy / 2, y[0] - dy / 2)
 
 
 def _label_axes(ax, da: xr.DataArray) -> None:
@@ -55,7 +56,7 @@ def _label_axes(ax, da: xr.DataArray) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(5))
 
 
-def _grid(n: int, col_wrap: int, size: float, aspect: float):
+def _panels(n: int, col_wrap: int, size: float, aspect: float):
     ncols = max(1, min(n, col_wrap))
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols * aspect, size * nrows), squeeze=False)
@@ -67,19 +68,19 @@ def _grid(n: int, col_wrap: int, size: float, aspect: float):
 def rgb(
     ds: xr.Dataset,
     bands: Sequence[str] = ("hh", "hv", "hvhh"),
-    index=None,
+    when=None,
     robust: bool = True,
     percentile_stretch: tuple[float, float] | None = None,
     col_wrap: int = 4,
     size: float = 4,
     savefig_path=None,
-):
+) -> Figure:
     """RGB composites of three bands, one panel per time step; returns the figure.
 
     Each band is stretched linearly to 0..1 over all the chosen time steps together
     (so panels compare): between its 2nd and 98th percentiles with ``robust``,
     between ``percentile_stretch`` percentiles if given, else between min and max.
-    NaN (no data, masked) is drawn black. ``index`` picks time steps: positions,
+    NaN (no data, masked) is drawn black. ``when`` picks time steps: positions,
     years or dates (see :func:`time_steps`). Panel titles give each step's date.
     A ``hvhh`` band that the data lacks is made from hh and hv (:func:`hv_hh_ratio`).
     """
@@ -89,7 +90,7 @@ def rgb(
     if "hvhh" in bands and "hvhh" not in ds.data_vars and {"hh", "hv"} <= set(ds.data_vars):
         ds = ds.assign(hvhh=hv_hh_ratio(ds))
     require_bands(ds, bands, "rgb")
-    steps = time_steps(ds, index)
+    steps = time_steps(ds, when)
     channels = []
     for band in bands:
         values = np.asarray(ds[band].isel(time=steps).values, dtype=np.float32)
@@ -104,7 +105,7 @@ def rgb(
     image = np.nan_to_num(np.stack(channels, axis=-1), nan=0.0)
     first = ds[bands[0]].isel(time=0)
     height, width = first.shape
-    fig, axes = _grid(len(steps), col_wrap, size, width / height)
+    fig, axes = _panels(len(steps), col_wrap, size, width / height)
     for ax, position, step in zip(axes, range(len(steps)), steps):
         ax.imshow(image[position], extent=_extent(first), interpolation="nearest")
         ax.set_title(_panel_title(ds.time.values[step]))
@@ -121,7 +122,9 @@ def _units(da: xr.DataArray) -> str:
     return "DN" if units in ("", "1") and da.dtype.kind in "ui" else (units if units not in ("", "1") else "ratio")
 
 
-def histograms(ds: xr.Dataset, bands: Sequence[str], bins: int = 100, index=None, size: float = 4, savefig_path=None):
+def histograms(
+    ds: xr.Dataset, bands: Sequence[str], bins: int = 100, when=None, size: float = 4, savefig_path=None
+) -> Figure:
     """Histograms of several bands side by side, over the chosen time steps; returns the figure.
 
     No data (DN 0, NaN) is left out. The x axis is labelled with each band's units
@@ -129,7 +132,7 @@ def histograms(ds: xr.Dataset, bands: Sequence[str], bins: int = 100, index=None
     """
     require_not_empty(ds)
     require_bands(ds, bands, "histograms")
-    steps = time_steps(ds, index) if "time" in ds.dims else None
+    steps = time_steps(ds, when) if "time" in ds.dims else None
     fig, axes = plt.subplots(1, len(bands), figsize=(size * 1.4 * len(bands), size), squeeze=False)
     colours = ("tab:red", "tab:green", "tab:blue", "tab:orange")
     for n, (ax, band) in enumerate(zip(axes.flat, bands)):
@@ -148,15 +151,15 @@ def histograms(ds: xr.Dataset, bands: Sequence[str], bins: int = 100, index=None
     return fig
 
 
-def plot_observation_dates(ds: xr.Dataset, index=0, size: float = 6, savefig_path=None):
+def plot_observation_dates(ds: xr.Dataset, when=0, size: float = 6, savefig_path=None) -> Figure:
     """Map of one time step's observation dates, with dates on the colour bar; returns the figure.
 
     Each acquisition gets its own colour when there are a dozen or fewer, else a
     continuous scale. No-data pixels stay white.
     """
-    steps = time_steps(ds, index)
+    steps = time_steps(ds, when)
     if len(steps) != 1:
-        raise ValueError("plot_observation_dates draws one time step; pass one index, year or date.")
+        raise ValueError("plot_observation_dates draws one time step; pass one position, year or date as when=.")
     when = observation_date_map(ds.isel(time=steps))[0]
     days = when.values.astype("datetime64[D]")
     acquired = ~np.isnat(days)
@@ -169,7 +172,9 @@ def plot_observation_dates(ds: xr.Dataset, index=0, size: float = 6, savefig_pat
     if len(unique) <= 12:
         edges = np.concatenate([unique - 0.5, [unique[-1] + 0.5]])
         cmap = ListedColormap(plt.get_cmap("viridis", max(len(unique), 2))(np.linspace(0, 1, len(unique))))
-        image = ax.imshow(numbers, extent=_extent(when), cmap=cmap, norm=BoundaryNorm(edges, len(unique)), interpolation="nearest")
+        image = ax.imshow(
+            numbers, extent=_extent(when), cmap=cmap, norm=BoundaryNorm(edges, len(unique)), interpolation="nearest"
+        )
         bar = fig.colorbar(image, ax=ax, ticks=unique)
     else:
         image = ax.imshow(numbers, extent=_extent(when), cmap="viridis", interpolation="nearest")

@@ -58,12 +58,8 @@ class Platform:
         return first <= year and (last is None or year <= last)
 
 
-ALOS = Platform(
-    "ALOS", "PALSAR", _dt.date(2006, 1, 24), (2007, 2008, 2009, 2010), (2006, 2011), "_F__DAR"
-)
-ALOS2 = Platform(
-    "ALOS-2", "PALSAR-2", _dt.date(2014, 5, 24), tuple(range(2015, 2023)), (2014, None), "_F02DAR"
-)
+ALOS = Platform("ALOS", "PALSAR", _dt.date(2006, 1, 24), (2007, 2008, 2009, 2010), (2006, 2011), "_F__DAR")
+ALOS2 = Platform("ALOS-2", "PALSAR-2", _dt.date(2014, 5, 24), tuple(range(2015, 2023)), (2014, None), "_F02DAR")
 JERS1 = Platform("JERS-1", "SAR", _dt.date(1992, 2, 11), (1996,), (1992, 1998), "")
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (ALOS, ALOS2, JERS1)}
@@ -101,10 +97,7 @@ class Product:
         for platform in self.platforms:
             if year in platform.years:
                 return platform
-        raise ValueError(
-            f"{self.name} has no mosaic for {year}; its years are "
-            f"{', '.join(map(str, self.years))}"
-        )
+        raise ValueError(f"{self.name} has no mosaic for {year}; its years are {', '.join(map(str, self.years))}")
 
 
 ALOS_PALSAR_MOSAIC = Product(
@@ -168,6 +161,4 @@ def get_product(name: str) -> Product:
     try:
         return PRODUCTS[name]
     except KeyError:
-        raise ValueError(
-            f"Unknown product {name!r}: this package knows {', '.join(PRODUCTS)}."
-        ) from None
+        raise ValueError(f"Unknown product {name!r}: this package knows {', '.join(PRODUCTS)}.") from None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checks import no_data_message
-from .datahandling import grid_options
+from .datahandling import reproject_options
 from .products import PRODUCTS, get_product
 
 # fullmatch with ASCII digits only: no trailing newline, no other scripts' digits.
@@ -115,7 +115,9 @@ def validate(parameters: dict) -> dict:
             raise ReportError(f"bands must be a list of band names; got {bands!r}.")
         unknown = [b for b in bands if b not in product.bands]
         if unknown:
-            raise ReportError(f"{product.name} has no band {', '.join(unknown)}; its bands are {', '.join(product.bands)}.")
+            raise ReportError(
+                f"{product.name} has no band {', '.join(unknown)}; its bands are {', '.join(product.bands)}."
+            )
         clean["bands"] = list(bands)
     if "steps_to_plot" in clean:
         clean["steps_to_plot"] = _steps(clean["steps_to_plot"])
@@ -126,7 +128,7 @@ def validate(parameters: dict) -> dict:
         values = resolution if isinstance(resolution, (list, tuple)) else [resolution]
         clean["resolution"] = list(values) if len(values) == 2 else values[0]
     try:
-        grid_options(crs, clean.get("resolution"))
+        reproject_options(crs, clean.get("resolution"))
     except ValueError as err:
         raise ReportError(str(err)) from None
     if "change_years" in clean:
@@ -273,7 +275,9 @@ def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, p
     defaults = notebook_parameters(notebook)
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise ReportError(f"{notebook.name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(defaults)}.")
+        raise ReportError(
+            f"{notebook.name} has no parameter {', '.join(unknown)}; its parameters are {', '.join(defaults)}."
+        )
     html = check_output(html, notebook)
     overrides = derived_parameters(defaults, overrides, html)
     parameters = validate({**defaults, **overrides})
@@ -296,17 +300,20 @@ def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, p
     try:
         try:
             papermill.execute_notebook(
-                str(notebook), str(partial_ipynb), parameters=changed, cwd=str(html.parent),
-                progress_bar=progress, report_mode=hide_input, kernel_name="python3",
+                str(notebook),
+                str(partial_ipynb),
+                parameters=changed,
+                cwd=str(html.parent),
+                progress_bar=progress,
+                report_mode=hide_input,
+                kernel_name="python3",
             )
         except papermill.PapermillExecutionError as err:
             partial_ipynb.replace(failed)
             html.unlink(missing_ok=True)
             executed.unlink(missing_ok=True)
             raise _failure(err, failed) from None
-        body, _ = HTMLExporter(exclude_input=hide_input).from_notebook_node(
-            nbformat.read(partial_ipynb, as_version=4)
-        )
+        body, _ = HTMLExporter(exclude_input=hide_input).from_notebook_node(nbformat.read(partial_ipynb, as_version=4))
         partial_html.write_text(body, encoding="utf-8")
         partial_ipynb.replace(executed)
         partial_html.replace(html)

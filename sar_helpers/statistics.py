@@ -65,7 +65,11 @@ def yearly_backscatter(ds: xr.Dataset, histograms: xr.DataArray | None = None, c
             power = dn_table(constant, "power").astype(np.float64)
             means.append(10 * np.log10(float((c[1:] * power[1:]).sum() / n)))
             medians.append(20 * np.log10(median_of_counts(c)) + constant)
-        out[f"{band}_mean_db"] = ("time", np.array(means), {"units": "dB", "long_name": f"mean {band.upper()} gamma-nought (averaged in power)"})
+        out[f"{band}_mean_db"] = (
+            "time",
+            np.array(means),
+            {"units": "dB", "long_name": f"mean {band.upper()} gamma-nought (averaged in power)"},
+        )
         out[f"{band}_median_db"] = ("time", np.array(medians), {"units": "dB"})
         out[f"{band}_valid_pixels"] = ("time", np.array(valid, dtype=np.int64), {"units": "pixels"})
     platform = ("time", [p.name for p in satellites])
@@ -76,8 +80,10 @@ def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
     """Area of one pixel in km²: per latitude on a geographic grid, one number on a projected one."""
     crs = ds.odc.crs
     if crs is None:
-        raise ValueError("The data has no coordinate reference system (no spatial_ref); load it with dc.load, "
-                         "or set one with ds.odc.assign_crs('EPSG:4326').")
+        raise ValueError(
+            "The data has no coordinate reference system (no spatial_ref); load it with dc.load, "
+            "or set one with ds.odc.assign_crs('EPSG:4326')."
+        )
     if crs.geographic:
         lat = ds["latitude"]
         res_lat = abs(float(lat[1] - lat[0])) if lat.size > 1 else 0.000222222222222
@@ -135,8 +141,13 @@ def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
     # One time step at a time keeps the load's chunks (no shuffle or rechunk of the two years).
     steps = [ds[name].isel(time=step) for step in (first, last) for name in (band, "mask")]
     change = xr.apply_ufunc(
-        _change_block, *steps, kwargs={"keep": class_values(VALID_CLASSES), **tables},
-        dask="parallelized", output_dtypes=[np.float32],
+        _change_block,
+        *steps,
+        kwargs={"keep": class_values(VALID_CLASSES), **tables},
+        dask="parallelized",
+        output_dtypes=[np.float32],
     )
     change.attrs = {"units": "dB", "long_name": f"change of {band.upper()} from {before} to {after}"}
-    return change.drop_vars(["time", "platform", "instrument", "launchdate"], errors="ignore").rename(f"{band}_change_db")
+    return change.drop_vars(["time", "platform", "instrument", "launchdate"], errors="ignore").rename(
+        f"{band}_change_db"
+    )

@@ -9,16 +9,16 @@ import xarray as xr
 from .checks import require_not_empty
 
 
-def time_steps(ds: xr.Dataset | xr.DataArray, index=None) -> list[int]:
-    """Positions along time for ``index``: None (all), an int or list of ints (negative
+def time_steps(ds: xr.Dataset | xr.DataArray, when=None) -> list[int]:
+    """Positions along time for ``when``: None (all), an int or list of ints (negative
     counts from the end), years (e.g. 2007) or dates ("2015-07-07", datetime64)."""
     require_not_empty(ds)
     if "time" not in ds.dims:
         raise ValueError("The data has no time dimension.")
     n = ds.sizes["time"]
-    if index is None:
+    if when is None:
         return list(range(n))
-    wanted = [index] if np.isscalar(index) or isinstance(index, pd.Timestamp) else list(index)
+    wanted = [when] if np.isscalar(when) or isinstance(when, pd.Timestamp) else list(when)
     labels = pd.DatetimeIndex(ds.time.values)
     steps = []
     for item in wanted:

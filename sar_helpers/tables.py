@@ -15,7 +15,9 @@ def lookup(values: np.ndarray, valid: np.ndarray | None = None, *, table: np.nda
     numpy's bounds check, which a uint16 DN into a 65,536-entry table cannot fail.
     """
     if len(table) != 2 ** (8 * values.dtype.itemsize):
-        raise ValueError(f"A table for {values.dtype} values needs {2 ** (8 * values.dtype.itemsize)} entries, not {len(table)}.")
+        raise ValueError(
+            f"A table for {values.dtype} values needs {2 ** (8 * values.dtype.itemsize)} entries, not {len(table)}."
+        )
     if values.ndim < 3:
         return np.take(table, values if valid is None else values * valid, mode="wrap")
     out = np.empty(values.shape, dtype=table.dtype)

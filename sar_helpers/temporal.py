@@ -111,7 +111,9 @@ def relabel_time(ds: xr.Dataset, by: str = "median", duplicates: str = "warn") -
     table = observation_dates(ds)
     if table[by].isna().any():
         missing = ", ".join(map(str, table.loc[table[by].isna(), "mosaic"]))
-        raise ValueError(f"The mosaic(s) {missing} have no acquired pixels here, so they have no {by} date; drop them first.")
+        raise ValueError(
+            f"The mosaic(s) {missing} have no acquired pixels here, so they have no {by} date; drop them first."
+        )
     out = ds.assign_coords(mosaic=("time", table["mosaic"].to_numpy()))
     out = out.assign_coords(time=table[by].to_numpy())
     order = np.argsort(out.time.values, kind="stable")
@@ -134,5 +136,8 @@ def relabel_time(ds: xr.Dataset, by: str = "median", duplicates: str = "warn") -
             out = out.isel(time=~labels.duplicated(keep="first"))
             warnings.warn(message + "; kept the first of each.", stacklevel=2)
         else:
-            warnings.warn(message + "; select one with the `mosaic` coordinate, e.g. ds.sel(time=ds.mosaic == 2022).", stacklevel=2)
+            warnings.warn(
+                message + "; select one with the `mosaic` coordinate, e.g. ds.sel(time=ds.mosaic == 2022).",
+                stacklevel=2,
+            )
     return out

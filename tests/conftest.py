@@ -14,8 +14,6 @@ from sar_helpers.testcube.cube import TestCube
 
 from helpers import REPO, TUTORIAL_QUERY
 
-
-
 #: Fixtures that start the embedded PostgreSQL: a test using one needs the cube.
 CUBE_FIXTURES = {"cube", "dc", "published_config", "published_dc", "tutorial", "tutorial_lazy", "jers", "scratch"}
 
@@ -82,8 +80,12 @@ def tutorial_lazy(dc):
     from sar_helpers import load_mosaics
 
     return load_mosaics(
-        dc, "alos_palsar_mosaic", ["hh", "hv", "mask", "date"], time=("2007", "2022"),
-        dask_chunks={"time": 1, "latitude": 400, "longitude": 400}, **TUTORIAL_QUERY,
+        dc,
+        "alos_palsar_mosaic",
+        ["hh", "hv", "mask", "date"],
+        time=("2007", "2022"),
+        dask_chunks={"time": 1, "latitude": 400, "longitude": 400},
+        **TUTORIAL_QUERY,
     )
 
 

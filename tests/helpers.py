@@ -21,12 +21,18 @@ SMALL_BBOX = (31.99, 30.45, 32.01, 30.47)
 
 # products.md: earliest and latest observation date over the tutorial area per mosaic.
 PUBLISHED = {
-    2007: ("2007-06-27", "2007-08-29"), 2008: ("2008-08-31", "2008-09-29"),
-    2009: ("2009-08-17", "2009-09-03"), 2010: ("2010-07-22", "2010-08-20"),
-    2015: ("2015-07-07", "2015-07-07"), 2016: ("2016-07-05", "2016-07-05"),
-    2017: ("2017-07-04", "2017-07-04"), 2018: ("2018-03-27", "2018-03-27"),
-    2019: ("2019-01-01", "2019-01-01"), 2020: ("2020-12-29", "2020-12-29"),
-    2021: ("2021-12-28", "2021-12-28"), 2022: ("2021-12-28", "2021-12-28"),
+    2007: ("2007-06-27", "2007-08-29"),
+    2008: ("2008-08-31", "2008-09-29"),
+    2009: ("2009-08-17", "2009-09-03"),
+    2010: ("2010-07-22", "2010-08-20"),
+    2015: ("2015-07-07", "2015-07-07"),
+    2016: ("2016-07-05", "2016-07-05"),
+    2017: ("2017-07-04", "2017-07-04"),
+    2018: ("2018-03-27", "2018-03-27"),
+    2019: ("2019-01-01", "2019-01-01"),
+    2020: ("2020-12-29", "2020-12-29"),
+    2021: ("2021-12-28", "2021-12-28"),
+    2022: ("2021-12-28", "2021-12-28"),
 }
 
 
@@ -83,5 +89,7 @@ def assert_lazy_matches_eager(func, ds: xr.Dataset, chunks=None, rtol: float = 0
         outputs = [(lazy[name], eager[name]) for name in eager.data_vars]
     for lazy_out, eager_out in outputs:
         assert dask.is_dask_collection(lazy_out), f"{getattr(func, '__name__', func)} computed a lazy input"
-        np.testing.assert_allclose(np.asarray(lazy_out.values), np.asarray(eager_out.values), rtol=rtol, atol=0, equal_nan=True)
+        np.testing.assert_allclose(
+            np.asarray(lazy_out.values), np.asarray(eager_out.values), rtol=rtol, atol=0, equal_nan=True
+        )
     return eager

@@ -110,7 +110,13 @@ class App:
         if path == "/page":
             return Response("<html>hello</html>", content_type="text/html")
         if path == "/static":
-            static = {"type": "Catalog", "stac_version": "1.0.0", "id": "static", "description": "no search", "links": []}
+            static = {
+                "type": "Catalog",
+                "stac_version": "1.0.0",
+                "id": "static",
+                "description": "no search",
+                "links": [],
+            }
             return Response(json.dumps(static), content_type="application/json")
         if path == "/_delay":
             self.delay = float(request.args["seconds"])
@@ -146,8 +152,7 @@ class App:
         features = [
             item
             for item in self.items
-            if (not collections or item["collection"] in collections)
-            and _overlaps(item, bbox, query.get("datetime"))
+            if (not collections or item["collection"] in collections) and _overlaps(item, bbox, query.get("datetime"))
         ]
         body = {"type": "FeatureCollection", "features": features, "links": []}
         return Response(json.dumps(body), content_type="application/geo+json")

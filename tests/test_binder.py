@@ -17,14 +17,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO
 
 from sar_helpers.testcube.cube import TestCube
+
+from helpers import REPO
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
 
-NOT_COPIED = shutil.ignore_patterns(".venv", ".testcube", "reports", "build", ".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis")
+NOT_COPIED = shutil.ignore_patterns(
+    ".venv", ".testcube", "reports", "build", ".git", "__pycache__", "*.egg-info", ".pytest_cache", ".hypothesis"
+)
 
 
 @pytest.fixture
@@ -44,9 +47,14 @@ def test_binder_launch_runs_notebook_01(launch_folder):
     base_python = Path(sys.base_prefix) / "bin" / "python3"
     subprocess.run([str(base_python), "-m", "venv", str(env_dir)], check=True)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ODC_", "SAR_", "VIRTUAL_ENV", "JUPYTER", "PYTHON"))}
-    env.update(HOME=str(home), PATH=f"{env_dir / 'bin'}:{env['PATH']}",
-               PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")))
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ODC_", "SAR_", "VIRTUAL_ENV", "JUPYTER", "PYTHON"))
+    }
+    env.update(
+        HOME=str(home),
+        PATH=f"{env_dir / 'bin'}:{env['PATH']}",
+        PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
+    )
 
     def run(*command, cwd=repo, timeout=1200):
         start = time.monotonic()
@@ -55,16 +63,34 @@ def test_binder_launch_runs_notebook_01(launch_folder):
         return time.monotonic() - start
 
     # repo2docker's environment step: conda would hand the pip section to pip.
-    pip_section = next(d["pip"] for d in yaml.safe_load((repo / "binder" / "environment.yml").read_text())["dependencies"] if isinstance(d, dict))
+    pip_section = next(
+        d["pip"]
+        for d in yaml.safe_load((repo / "binder" / "environment.yml").read_text())["dependencies"]
+        if isinstance(d, dict)
+    )
     requirements = repo / "binder" / "condaenv.requirements.txt"
     requirements.write_text("\n".join(pip_section) + "\n")
-    environment = run("python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements))
+    environment = run(
+        "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)
+    )
 
     post_build = run("bash", "binder/postBuild")
     executed = launch_folder / "executed.ipynb"
-    start = run("bash", "binder/start", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                "notebooks/01_ALOS_PALSAR_annual_mosaic.ipynb", "--output", str(executed))
-    print(f"Binder launch: environment {environment:.0f} s, postBuild {post_build:.0f} s, start + notebook {start:.0f} s")
+    start = run(
+        "bash",
+        "binder/start",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "notebooks/01_ALOS_PALSAR_annual_mosaic.ipynb",
+        "--output",
+        str(executed),
+    )
+    print(
+        f"Binder launch: environment {environment:.0f} s, postBuild {post_build:.0f} s, start + notebook {start:.0f} s"
+    )
 
     cells = json.loads(executed.read_text())["cells"]
     outputs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 import xarray as xr
-from helpers import assert_lazy_matches_eager, synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sar_helpers as sar
+
+from helpers import assert_lazy_matches_eager, synthetic
 
 
 @pytest.mark.parametrize("platform, constant", [("ALOS", -83.0), ("ALOS-2", -83.0), ("JERS-1", -84.66)])
@@ -30,7 +31,9 @@ def test_dn_db_dn_round_trip(dn, platform):
 @pytest.mark.parametrize("convert", [sar.to_db, sar.to_power])
 def test_conversions_are_lazy_when_the_data_is(convert):
     rng = np.random.default_rng(3)
-    ds = synthetic(rng.integers(0, 30000, (3, 4, 6)), mask=rng.choice(np.array([0, 50, 100, 255], dtype=np.uint8), (3, 4, 6)))
+    ds = synthetic(
+        rng.integers(0, 30000, (3, 4, 6)), mask=rng.choice(np.array([0, 50, 100, 255], dtype=np.uint8), (3, 4, 6))
+    )
     out = assert_lazy_matches_eager(convert, ds.assign(hv=ds.hh // 2))
     assert np.isnan(out[f"hh_{convert.__name__[3:]}"].values[ds["mask"].values == 100]).all()
 
@@ -123,7 +126,10 @@ def test_warns_without_a_mask_band():
         (lambda t: t[["mask", "date"]], "no hh or hv band"),
         (lambda t: t.drop_vars("time"), "no time coordinate"),
         (lambda t: t.assign(hh=t.hh.astype("float32")), "must be uint16"),
-        (lambda t: t.assign_coords(platform=("time", ["SENTINEL-1"] * t.sizes["time"])), "Unknown platform 'SENTINEL-1'"),
+        (
+            lambda t: t.assign_coords(platform=("time", ["SENTINEL-1"] * t.sizes["time"])),
+            "Unknown platform 'SENTINEL-1'",
+        ),
         (lambda t: t.assign_coords(platform=("time", ["ALOS-2"] * t.sizes["time"])), "labelled platform 'ALOS-2'"),
         (lambda t: t.assign_coords(time=t.time - np.timedelta64(3 * 365, "D")), "No SAR mosaic satellite flew in 2004"),
     ],

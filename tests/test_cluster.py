@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-import dask.array as dsa
 import dask
+import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
@@ -28,21 +28,51 @@ def scheduler(tmp_path_factory):
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1, stopped however the tests end."""
     folder = tmp_path_factory.mktemp("dask")
     scheduler_file = folder / "scheduler.json"
-    processes = [subprocess.Popen(
-        [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )]
+    processes = [
+        subprocess.Popen(
+            [
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         deadline = time.monotonic() + 60
         while not scheduler_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(scheduler_file.read_text())["address"]
         for n in range(2):
-            processes.append(subprocess.Popen(
-                [DASK, "worker", address, "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
-                 "--memory-limit", "2GB", "--no-dashboard", "--name", f"worker-{n}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        DASK,
+                        "worker",
+                        address,
+                        "--host",
+                        "127.0.0.1",
+                        "--nworkers",
+                        "1",
+                        "--nthreads",
+                        "1",
+                        "--memory-limit",
+                        "2GB",
+                        "--no-dashboard",
+                        "--name",
+                        f"worker-{n}",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         client = sar.get_client(address)
         client.wait_for_workers(2, timeout=60)
         yield client
@@ -64,7 +94,13 @@ def eager(dc):
 
 @pytest.fixture(scope="module")
 def lazy(dc):
-    return sar.load_mosaics(dc, "alos_palsar_mosaic", ["hh", "hv", "mask"], dask_chunks={"time": 1, "latitude": 128, "longitude": 128}, **QUERY)
+    return sar.load_mosaics(
+        dc,
+        "alos_palsar_mosaic",
+        ["hh", "hv", "mask"],
+        dask_chunks={"time": 1, "latitude": 128, "longitude": 128},
+        **QUERY,
+    )
 
 
 def test_histograms_on_the_cluster_equal_numpy(scheduler, eager, lazy):
@@ -90,7 +126,9 @@ def test_yearly_statistics_agree_with_plain_numpy(scheduler, eager, lazy):
             power = dn**2 * 10 ** (-83.0 / 10)
             assert stats[f"{band}_valid_pixels"].values[step] == dn.size
             assert stats[f"{band}_mean_db"].values[step] == pytest.approx(10 * np.log10(power.mean()), abs=1e-4)
-            assert stats[f"{band}_median_db"].values[step] == pytest.approx(20 * np.log10(np.median(dn)) - 83.0, abs=1e-4)
+            assert stats[f"{band}_median_db"].values[step] == pytest.approx(
+                20 * np.log10(np.median(dn)) - 83.0, abs=1e-4
+            )
 
 
 def test_built_up_area_and_change_map_agree_with_the_eager_run(scheduler, eager, lazy):
@@ -99,7 +137,9 @@ def test_built_up_area_and_change_map_agree_with_the_eager_run(scheduler, eager,
     np.testing.assert_allclose(area.compute().values, sar.built_up_area(eager, -8.0).values, rtol=1e-12)
     assert (np.diff(area.values) >= -0.05 * area.values[:-1]).all()  # the town grows
     change = sar.change_map(lazy, 2007, 2022)
-    np.testing.assert_allclose(change.compute().values, sar.change_map(eager, 2007, 2022).values, atol=1e-4, equal_nan=True)
+    np.testing.assert_allclose(
+        change.compute().values, sar.change_map(eager, 2007, 2022).values, atol=1e-4, equal_nan=True
+    )
 
 
 def test_change_map_is_written_as_a_cloud_optimized_geotiff(eager, tmp_path):
@@ -128,7 +168,9 @@ def test_a_scheduler_that_does_not_answer_fails_within_seconds():
 
 
 def test_a_chunk_too_big_for_the_workers_is_warned_about_before_computing(scheduler):
-    tile = xr.Dataset({"hh": (("time", "latitude", "longitude"), dsa.zeros((12, 4500, 4500), dtype="uint16", chunks=-1))})
+    tile = xr.Dataset(
+        {"hh": (("time", "latitude", "longitude"), dsa.zeros((12, 4500, 4500), dtype="uint16", chunks=-1))}
+    )
     with pytest.warns(UserWarning, match="more than a worker's"):
         sar.check_chunks(tile, scheduler)
     small = tile.chunk({"time": 1, "latitude": 1024, "longitude": 1024})

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from helpers import assert_lazy_matches_eager, synthetic
 
 from sar_helpers.counts import BINS, median_of_counts, value_counts
+
+from helpers import assert_lazy_matches_eager, synthetic
 
 HH = [[[0, 1, 1, 7], [7, 7, 65535, 3]], [[2, 2, 2, 2], [5, 5, 5, 0]]]
 MASK = [[[255, 255, 100, 255], [50, 150, 255, 0]], [[255] * 4, [255, 255, 255, 255]]]

@@ -1,7 +1,8 @@
 import pytest
-from helpers import TUTORIAL_QUERY
 
 import sar_helpers as sar
+
+from helpers import TUTORIAL_QUERY
 
 
 def test_load_mosaics_copies_the_metadata_as_digital_earth_africa_gives_it(tutorial, jers):
@@ -24,17 +25,28 @@ def test_add_platform_after_a_plain_dc_load(dc):
 
 
 def test_load_with_reprojection(dc):
-    ds = sar.load_mosaics(dc, "jers_sar_mosaic", ["hh"], time="1996", output_crs="EPSG:6933",
-                          resolution=(-25, 25), **TUTORIAL_QUERY)
+    ds = sar.load_mosaics(
+        dc, "jers_sar_mosaic", ["hh"], time="1996", output_crs="EPSG:6933", resolution=(-25, 25), **TUTORIAL_QUERY
+    )
     assert ds.odc.crs == "EPSG:6933" and "x" in ds.dims and ds.platform.values.tolist() == ["JERS-1"]
 
 
 @pytest.mark.parametrize(
     "product, bands, query, message",
     [
-        ("alos_palsar_mosaic", ["hh", "vv"], TUTORIAL_QUERY, "has no band 'vv'; its bands are hh, hv, date, linci, mask"),
+        (
+            "alos_palsar_mosaic",
+            ["hh", "vv"],
+            TUTORIAL_QUERY,
+            "has no band 'vv'; its bands are hh, hv, date, linci, mask",
+        ),
         ("sentinel1", ["vv"], TUTORIAL_QUERY, "Unknown product 'sentinel1'"),
-        ("alos_palsar_mosaic", ["hh"], dict(x=(10.0, 10.1), y=(5.0, 5.1)), "No alos_palsar_mosaic data for x=(10.0, 10.1)"),
+        (
+            "alos_palsar_mosaic",
+            ["hh"],
+            dict(x=(10.0, 10.1), y=(5.0, 5.1)),
+            "No alos_palsar_mosaic data for x=(10.0, 10.1)",
+        ),
         ("alos_palsar_mosaic", ["hh"], dict(time=("2012", "2013"), **TUTORIAL_QUERY), "years are among 2007"),
     ],
 )
@@ -49,15 +61,15 @@ def test_add_platform_needs_the_right_datasets(dc, tutorial):
         sar.add_platform(tutorial.drop_vars(["platform", "instrument", "launchdate"]), jers_datasets)
 
 
-def test_grid_options():
-    assert sar.grid_options() == {}
-    options = sar.grid_options("EPSG:6933", (-25, 25))
+def test_reproject_options():
+    assert sar.reproject_options() == {}
+    options = sar.reproject_options("EPSG:6933", (-25, 25))
     assert options["output_crs"] == "EPSG:6933" and tuple(options["resolution"].yx) == (-25, 25)
-    assert sar.grid_options("EPSG:6933", 30) == {"output_crs": "EPSG:6933", "resolution": 30}
+    assert sar.reproject_options("EPSG:6933", 30) == {"output_crs": "EPSG:6933", "resolution": 30}
     with pytest.raises(ValueError, match="needs a resolution"):
-        sar.grid_options("EPSG:6933")
+        sar.reproject_options("EPSG:6933")
     with pytest.raises(ValueError, match="resolution needs output_crs"):
-        sar.grid_options(None, 25)
+        sar.reproject_options(None, 25)
 
 
 @pytest.mark.parametrize(

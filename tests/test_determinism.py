@@ -1,6 +1,7 @@
 """The test datacube's files are the same bytes on every machine (for the locked dependencies)."""
 
 import pytest
+
 from update_checksums import MANIFEST, manifest_text, render_default_data
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).

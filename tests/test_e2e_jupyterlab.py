@@ -14,14 +14,20 @@ import urllib.request
 
 import psutil
 import pytest
+
 from helpers import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cube]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
 ]
 NOTEBOOK = "01_ALOS_PALSAR_annual_mosaic.ipynb"
 
@@ -55,7 +61,9 @@ def lab(cube, tmp_path):
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"), "JUPYTER_TOKEN": token}
     server = subprocess.Popen(
         [sys.executable, "-m", "sar_helpers.cli", "lab", "--notebook-dir", str(folder), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -91,8 +99,11 @@ def test_run_all_cells_of_notebook_01(lab, tmp_path, figures):
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000},
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 1000},
         )
         try:
             page = browser.new_page()
@@ -117,7 +128,9 @@ def test_run_all_cells_of_notebook_01(lab, tmp_path, figures):
                 pytest.fail(f"cells still running or not run: {prompts}")
             kernel_idle.wait_for(timeout=60_000)
 
-            stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+            stderr = page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+            ).all_inner_texts()
             images = page.locator(".jp-OutputArea-output img")
             tables = page.locator(".jp-OutputArea-output table").all_inner_texts()
             maps = page.locator(".jp-OutputArea-output iframe")

@@ -5,6 +5,7 @@ import tomllib
 
 import pytest
 import yaml
+
 from helpers import REPO
 
 
@@ -34,10 +35,13 @@ def conda_environment(path):
     return conda, pip
 
 
-@pytest.mark.parametrize("path, constraint", [
-    (REPO / "environment.yml", "-c requirements.lock"),
-    (REPO / "binder" / "environment.yml", "-c ../requirements.lock"),
-])
+@pytest.mark.parametrize(
+    "path, constraint",
+    [
+        (REPO / "environment.yml", "-c requirements.lock"),
+        (REPO / "binder" / "environment.yml", "-c ../requirements.lock"),
+    ],
+)
 def test_environment_pins_what_the_lock_pins(path, constraint):
     conda, pip = conda_environment(path)
     assert conda == ["python=3.11", "pip"]
@@ -46,7 +50,9 @@ def test_environment_pins_what_the_lock_pins(path, constraint):
     for line in pip[1:]:
         name, version = line.split("==")
         assert canonical(name) in pins, f"{name} is in {path.name} but not in the lock"
-        assert pins[canonical(name)] == version, f"{name}: {version} in {path.name}, {pins[canonical(name)]} in the lock"
+        assert pins[canonical(name)] == version, (
+            f"{name}: {version} in {path.name}, {pins[canonical(name)]} in the lock"
+        )
 
 
 @pytest.mark.parametrize("path", [REPO / "environment.yml", REPO / "binder" / "environment.yml"])

@@ -3,12 +3,13 @@
 import os
 
 import pytest
-from helpers import SMALL_BBOX, run_cli
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 from sar_helpers.jupyter import install_kernel
 from sar_helpers.testcube.cube import TestCube
+
+from helpers import SMALL_BBOX, run_cli
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -47,8 +48,9 @@ def kernel_for(cube: TestCube, prefix, home):
 
 @pytest.fixture
 def small_cube(scratch):
-    result = run_cli("testcube", "up", "--dir", str(scratch / "cube"), "--bbox", *map(str, SMALL_BBOX),
-                     "--years", "2021", "--quiet")
+    result = run_cli(
+        "testcube", "up", "--dir", str(scratch / "cube"), "--bbox", *map(str, SMALL_BBOX), "--years", "2021", "--quiet"
+    )
     assert result.returncode == 0, result.stderr
     (scratch / "home").mkdir()
     return TestCube(scratch / "cube")

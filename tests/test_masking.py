@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from helpers import assert_lazy_matches_eager, synthetic
 
 import sar_helpers as sar
+
+from helpers import assert_lazy_matches_eager, synthetic
 
 
 def test_valid_mask_by_class_names():

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from helpers import REPO
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
@@ -16,9 +17,24 @@ NOTEBOOK = REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb"
 
 def run_nbval(notebook) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-         "--nbval", "--nbval-sanitize-with", str(REPO / "tests" / "nbval-sanitize.cfg"), str(notebook)],
-        capture_output=True, text=True, timeout=600, cwd=notebook.parent,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "--nbval",
+            "--nbval-sanitize-with",
+            str(REPO / "tests" / "nbval-sanitize.cfg"),
+            str(notebook),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=notebook.parent,
     )
 
 

@@ -54,3 +54,24 @@ def test_imports_run_one_way():
     cycles = sorted(name for name in graph if name in reachable(name))
     assert cycles == [], f"modules in an import cycle: {cycles}"
     assert "sar_helpers.plotting" not in reachable("sar_helpers.statistics")
+
+
+def test_every_public_function_states_its_return_type():
+    """mypy checks the bodies; this keeps each public function's result typed for readers and callers."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    untyped = []
+    for info in pkgutil.walk_packages(sar.__path__, "sar_helpers."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            members = [(name, obj)] if inspect.isfunction(obj) else []
+            if inspect.isclass(obj):
+                members = [
+                    (f"{name}.{n}", f) for n, f in vars(obj).items() if inspect.isfunction(f) and not n.startswith("_")
+                ]
+            untyped += [f"{module.__name__}.{label}" for label, f in members if "return" not in f.__annotations__]
+    assert untyped == []

@@ -2,16 +2,26 @@
 
 import numpy as np
 import pytest
-from helpers import synthetic
 
 import sar_helpers as sar
 from sar_helpers.products import ALOS, ALOS2, JERS1, platform_in_orbit, platforms_named
 
+from helpers import synthetic
+
 
 @pytest.mark.parametrize(
     "year, satellite",
-    [(1992, JERS1), (1996, JERS1), (1998, JERS1), (2006, ALOS), (2010, ALOS), (2011, ALOS),
-     (2014, ALOS2), (2022, ALOS2), (2030, ALOS2)],
+    [
+        (1992, JERS1),
+        (1996, JERS1),
+        (1998, JERS1),
+        (2006, ALOS),
+        (2010, ALOS),
+        (2011, ALOS),
+        (2014, ALOS2),
+        (2022, ALOS2),
+        (2030, ALOS2),
+    ],
 )
 def test_the_year_names_the_satellite(year, satellite):
     assert platform_in_orbit(year) is satellite
@@ -48,7 +58,9 @@ def test_metadata_that_disagrees_with_the_year_is_refused():
     with pytest.raises(ValueError, match="The 2007 mosaic is labelled platform 'JERS-1'"):
         sar.platforms(synthetic([[[1]]], satellite="ALOS", platform_label="JERS-1"))
     launch = synthetic([[[1]]], satellite="JERS-1").assign_coords(launchdate=("time", ["2006-01-24"]))
-    with pytest.raises(ValueError, match="launchdate '2006-01-24', but its satellite JERS-1 was launched on 1992-02-11"):
+    with pytest.raises(
+        ValueError, match="launchdate '2006-01-24', but its satellite JERS-1 was launched on 1992-02-11"
+    ):
         sar.to_db(launch.hh)
 
 

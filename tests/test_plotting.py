@@ -35,7 +35,7 @@ def test_time_steps_by_position_year_and_date(tutorial):
 
 
 def test_rgb_draws_one_stretched_panel_per_step(composite, figures):
-    fig = sar.rgb(composite, bands=["hh", "hv", "hvhh"], index=[2007, 2015, 2022], savefig_path=figures / "rgb_dn.png")
+    fig = sar.rgb(composite, bands=["hh", "hv", "hvhh"], when=[2007, 2015, 2022], savefig_path=figures / "rgb_dn.png")
     assert len(fig.axes) == 3
     assert [ax.get_title() for ax in fig.axes] == ["2007-07-02", "2015-07-02", "2022-07-02"]
     steps = [0, 4, 11]
@@ -52,8 +52,14 @@ def test_rgb_draws_one_stretched_panel_per_step(composite, figures):
 
 def test_rgb_of_db_bands_with_a_percentile_stretch(tutorial, figures):
     db = sar.to_db(tutorial)
-    fig = sar.rgb(db, bands=["hh_db", "hv_db", "hvhh_db"], index=[0, 5, 10], percentile_stretch=(5, 95),
-                  col_wrap=2, savefig_path=figures / "rgb_db.png")
+    fig = sar.rgb(
+        db,
+        bands=["hh_db", "hv_db", "hvhh_db"],
+        when=[0, 5, 10],
+        percentile_stretch=(5, 95),
+        col_wrap=2,
+        savefig_path=figures / "rgb_db.png",
+    )
     assert len(fig.axes) == 3
     drawn = np.asarray(fig.axes[0].images[0].get_array())
     assert drawn.shape == (811, 900, 3) and drawn.min() == 0 and drawn.max() == 1
@@ -65,13 +71,13 @@ def test_rgb_bad_input(composite):
     with pytest.raises(ValueError, match="exactly three bands"):
         sar.rgb(composite, bands=["hh", "hv"])
     with pytest.raises(ValueError, match="out of range"):
-        sar.rgb(composite, index=[0, 40])
+        sar.rgb(composite, when=[0, 40])
     empty = composite.copy()
     empty["hh"] = empty.hh * 0
     empty["hv"] = empty.hv * 0
     empty["hvhh"] = empty.hvhh * np.nan
     with pytest.raises(ValueError, match="has no valid pixels here"):
-        sar.rgb(empty, index=[0])
+        sar.rgb(empty, when=[0])
 
 
 def test_histograms_have_units_and_count_valid_pixels(tutorial, figures):
@@ -81,19 +87,19 @@ def test_histograms_have_units_and_count_valid_pixels(tutorial, figures):
     assert [ax.get_xlabel() for ax in fig.axes] == ["hh_db (dB)", "hv_db (dB)", "hvhh_db (dB)"]
     counts = sum(patch.get_height() for patch in fig.axes[0].patches)
     assert counts == int(np.isfinite(db.hh_db.values).sum())
-    fig = sar.histograms(tutorial, ["hh", "hv"], index=[0])
+    fig = sar.histograms(tutorial, ["hh", "hv"], when=[0])
     assert fig.axes[0].get_xlabel() == "hh (DN)"
     assert sum(p.get_height() for p in fig.axes[0].patches) == int((tutorial.hh[0] > 0).sum())
 
 
 def test_observation_date_map_has_dates_on_its_colour_bar(tutorial, figures):
-    fig = sar.plot_observation_dates(tutorial, index=2007, savefig_path=figures / "dates_2007.png")
+    fig = sar.plot_observation_dates(tutorial, when=2007, savefig_path=figures / "dates_2007.png")
     bar = fig.axes[-1]
     labels = [t.get_text() for t in bar.get_yticklabels()]
     assert labels == ["2007-06-27", "2007-07-29", "2007-08-29"]
     assert fig.axes[0].get_title() == "Observation dates of the 2007 mosaic"
     with pytest.raises(ValueError, match="one time step"):
-        sar.plot_observation_dates(tutorial, index=[0, 1])
+        sar.plot_observation_dates(tutorial, when=[0, 1])
 
 
 def test_spread_steps(tutorial):

@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import papermill
 import pytest
-from helpers import REPO, TUTORIAL_QUERY
-from helpers import PUBLISHED
 
 import sar_helpers as sar
+
+from helpers import PUBLISHED, REPO, TUTORIAL_QUERY
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -53,7 +53,7 @@ def test_to_db_observation_dates_and_rgb_work_on_a_plain_load(plain, figures):
     for _, row in table.iterrows():
         assert (str(row.earliest.date()), str(row.latest.date())) == PUBLISHED[row.mosaic]
 
-    fig = sar.rgb(plain, index=[2007, 2022])
+    fig = sar.rgb(plain, when=[2007, 2022])
     fig.savefig(figures / "published_index_rgb.png", dpi=60)
     assert [ax.get_title() for ax in fig.axes] == ["2007-07-02", "2022-07-02"]
     plt.close(fig)
@@ -70,8 +70,11 @@ def test_add_platform_reads_digital_earth_africas_metadata(published_dc, plain):
 
 def stdout_of(notebook) -> str:
     return "".join(
-        "".join(o.get("text", "")) for c in notebook["cells"] if c["cell_type"] == "code"
-        for o in c.get("outputs", []) if o.get("name") == "stdout"
+        "".join(o.get("text", ""))
+        for c in notebook["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+        if o.get("name") == "stdout"
     )
 
 
@@ -83,13 +86,19 @@ def stdout_of(notebook) -> str:
         ("03_scaling_with_dask", {"change_map_path": "CHANGE"}, "810 x 900 pixels"),
     ],
 )
-def test_the_notebooks_run_unchanged_on_the_published_index(published_config, monkeypatch, tmp_path, name, parameters, printed):
+def test_the_notebooks_run_unchanged_on_the_published_index(
+    published_config, monkeypatch, tmp_path, name, parameters, printed
+):
     monkeypatch.setenv("ODC_CONFIG_PATH", str(published_config))
     parameters = {k: str(tmp_path / "change.tif") if v == "CHANGE" else v for k, v in parameters.items()}
     out = tmp_path / f"{name}.ipynb"
     papermill.execute_notebook(
-        str(REPO / "notebooks" / f"{name}.ipynb"), str(out), parameters=parameters, cwd=str(tmp_path),
-        progress_bar=False, kernel_name="python3",
+        str(REPO / "notebooks" / f"{name}.ipynb"),
+        str(out),
+        parameters=parameters,
+        cwd=str(tmp_path),
+        progress_bar=False,
+        kernel_name="python3",
     )
     stdout = stdout_of(json.loads(out.read_text()))
     assert printed in stdout

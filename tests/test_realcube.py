@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 import pytest
-from helpers import REPO, TUTORIAL_QUERY, run_cli
-from stac_api import StacApi
-from helpers import PUBLISHED
 
 from sar_helpers.cli import main
 from sar_helpers.realcube.cube import RealCube
+
+from helpers import PUBLISHED, REPO, TUTORIAL_QUERY, run_cli
+from stac_api import StacApi
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -33,14 +33,25 @@ def api(cube, tmp_path):
 
 def up(folder, api, *args, timeout=600):
     return run_cli(
-        "realcube", "up", "--dir", str(folder), "--catalog", api.catalog, "--url-replace", api.url_replace,
-        "--quiet", *args, timeout=timeout,
+        "realcube",
+        "up",
+        "--dir",
+        str(folder),
+        "--catalog",
+        api.catalog,
+        "--url-replace",
+        api.url_replace,
+        "--quiet",
+        *args,
+        timeout=timeout,
     )
 
 
 def ids(folder) -> list[str]:
     with RealCube(folder).datacube() as dc:
-        return sorted(str(ds.id) for p in ("alos_palsar_mosaic", "jers_sar_mosaic") for ds in dc.find_datasets(product=p))
+        return sorted(
+            str(ds.id) for p in ("alos_palsar_mosaic", "jers_sar_mosaic") for ds in dc.find_datasets(product=p)
+        )
 
 
 def test_up_indexes_the_catalogs_items_and_reads_pixels_on_demand(scratch, api, cube):
@@ -115,9 +126,24 @@ def test_a_killed_up_is_finished_by_the_next_without_duplicates(scratch, api, cu
     api.set_delay(0.5)  # every file takes a while: there is time to kill the download half way
     args = ["--bbox", *TUTORIAL_BBOX, "--years", "2021-2022", "--download"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sar_helpers.cli", "realcube", "up", "--dir", str(folder), "--catalog", api.catalog,
-         "--url-replace", api.url_replace, "--quiet", *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+        [
+            sys.executable,
+            "-m",
+            "sar_helpers.cli",
+            "realcube",
+            "up",
+            "--dir",
+            str(folder),
+            "--catalog",
+            api.catalog,
+            "--url-replace",
+            api.url_replace,
+            "--quiet",
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd="/",
     )
     deadline = time.monotonic() + 120
     while not list((folder / "data").rglob("*.tif")) and time.monotonic() < deadline:
@@ -140,14 +166,28 @@ def test_a_killed_up_is_finished_by_the_next_without_duplicates(scratch, api, cu
         (["--years", "2012"], "alos_palsar_mosaic has no mosaics for 2012; its years are 2007"),
         (["--years", "2007", "--product", "sentinel1"], "Unknown product 'sentinel1'"),
         (["--catalog", "http://127.0.0.1:9/stac"], "Cannot reach the STAC catalog at http://127.0.0.1:9/stac"),
-        (["--bbox", "10", "5", "10.1", "5.1"], "The catalog holds no alos_palsar_mosaic over 10.0 5.0 10.1 5.1 in 2022"),
+        (
+            ["--bbox", "10", "5", "10.1", "5.1"],
+            "The catalog holds no alos_palsar_mosaic over 10.0 5.0 10.1 5.1 in 2022",
+        ),
         (["--bbox", "32", "30", "31", "31"], "west < east"),
     ],
 )
 def test_bad_requests_end_in_one_sentence(scratch, api, args, message):
     folder = scratch / "real"
-    base = ["realcube", "up", "--dir", str(folder), "--catalog", api.catalog, "--quiet",
-            "--bbox", *TUTORIAL_BBOX, "--years", "2022"]
+    base = [
+        "realcube",
+        "up",
+        "--dir",
+        str(folder),
+        "--catalog",
+        api.catalog,
+        "--quiet",
+        "--bbox",
+        *TUTORIAL_BBOX,
+        "--years",
+        "2022",
+    ]
     result = run_cli(*base, *args)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
@@ -156,8 +196,17 @@ def test_bad_requests_end_in_one_sentence(scratch, api, args, message):
 
 def test_a_catalog_that_is_not_a_stac_api_is_named(scratch, api):
     for path, message in (("/page", "does not answer as a STAC API"), ("/static", "not a STAC API with item search")):
-        result = run_cli("realcube", "up", "--dir", str(scratch / "real"), "--catalog", api.root + path,
-                         "--bbox", *TUTORIAL_BBOX, "--quiet")
+        result = run_cli(
+            "realcube",
+            "up",
+            "--dir",
+            str(scratch / "real"),
+            "--catalog",
+            api.root + path,
+            "--bbox",
+            *TUTORIAL_BBOX,
+            "--quiet",
+        )
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert message in result.stderr
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import papermill
 import pytest
-from helpers import REPO, SMALL_BBOX, run_cli
 
 from sar_helpers.cli import main
 from sar_helpers.localcube.server import SERVICE_USER, SYSTEM_FOLDER
 from sar_helpers.testcube.cube import TestCube
+
+from helpers import REPO, SMALL_BBOX, run_cli
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -104,7 +105,10 @@ def _kill_server_when(cube: TestCube, moment) -> subprocess.CompletedProcess:
     every_year = ["--bbox", *map(str, SMALL_BBOX), "--quiet"]
     process = subprocess.Popen(
         [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--dir", str(cube.folder), *every_year],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
     )
     deadline = time.monotonic() + 300
     while process.poll() is None and not moment() and time.monotonic() < deadline:
@@ -130,7 +134,9 @@ def test_a_server_killed_while_up_works_ends_in_one_sentence(built, moment):
     again = run_cli("testcube", "up", "--dir", str(built.folder), "--bbox", *map(str, SMALL_BBOX), "--quiet")
     assert again.returncode == 0, again.stderr
     with built.datacube() as dc:
-        assert len(dc.find_datasets(product="alos_palsar_mosaic")) + len(dc.find_datasets(product="jers_sar_mosaic")) == 26
+        assert (
+            len(dc.find_datasets(product="alos_palsar_mosaic")) + len(dc.find_datasets(product="jers_sar_mosaic")) == 26
+        )
 
 
 def test_a_truncated_cog_is_named_and_rendered_again(built, tmp_path, monkeypatch, capsys):
@@ -141,8 +147,15 @@ def test_a_truncated_cog_is_named_and_rendered_again(built, tmp_path, monkeypatc
     # A report stops before any kernel, naming the file and the repair.
     monkeypatch.setenv("ODC_CONFIG_PATH", str(built.config_path))
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
-    code = main(["report", ALOS, *("--x", "31.99", "32.01", "--y", "30.45", "30.47", "--time", "2022"),
-                 "-o", str(tmp_path / "r.html")])
+    code = main(
+        [
+            "report",
+            ALOS,
+            *("--x", "31.99", "32.01", "--y", "30.45", "30.47", "--time", "2022"),
+            "-o",
+            str(tmp_path / "r.html"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and str(path) in err and "sar-helpers testcube up" in err and len(err.strip().splitlines()) == 1
 

@@ -6,9 +6,10 @@ import subprocess
 
 import papermill
 import pytest
-from helpers import REPO, run_cli
 
 from sar_helpers.cli import main
+
+from helpers import REPO, run_cli
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -19,14 +20,34 @@ ALOS = str(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb")
 def stdout_of(notebook_path) -> str:
     cells = json.loads(notebook_path.read_text())["cells"]
     return "".join(
-        "".join(o.get("text", "")) for c in cells if c["cell_type"] == "code" for o in c["outputs"] if o.get("name") == "stdout"
+        "".join(o.get("text", ""))
+        for c in cells
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+        if o.get("name") == "stdout"
     )
 
 
 def test_report_for_another_area(cube, tmp_path):
     html = tmp_path / "east" / "area.html"
-    result = run_cli("report", ALOS, "--x", "31.95", "32.05", "--y", "30.40", "30.50", "--time", "2015", "2022",
-                     "--no-input", "--quiet", "-o", str(html), timeout=900)
+    result = run_cli(
+        "report",
+        ALOS,
+        "--x",
+        "31.95",
+        "32.05",
+        "--y",
+        "30.40",
+        "30.50",
+        "--time",
+        "2015",
+        "2022",
+        "--no-input",
+        "--quiet",
+        "-o",
+        str(html),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     executed = html.with_suffix(".ipynb")
     assert f"Report:            {html}" in result.stdout and str(executed) in result.stdout
@@ -36,8 +57,11 @@ def test_report_for_another_area(cube, tmp_path):
     assert "{'time': 8, 'latitude': 451, 'longitude': 450}" in printed
     cells = json.loads(executed.read_text())["cells"]
     table = next(
-        "".join(o["data"]["text/plain"]) for c in cells if "".join(c["source"]).startswith("dates = sar.observation_dates")
-        for o in c["outputs"] if "data" in o
+        "".join(o["data"]["text/plain"])
+        for c in cells
+        if "".join(c["source"]).startswith("dates = sar.observation_dates")
+        for o in c["outputs"]
+        if "data" in o
     )
     assert [line.split()[2] for line in table.splitlines() if "ALOS-2" in line] == [str(y) for y in range(2015, 2023)]
     page = html.read_text()
@@ -48,8 +72,23 @@ def test_report_with_no_data_anywhere_fails_with_one_sentence(cube, tmp_path):
     """2016 north of 30.578 degrees is a no-data sliver: the datasets exist but hold nothing there."""
     html = tmp_path / "sliver.html"
     html.write_text("an older report for the same path")  # must not be taken for this run's
-    result = run_cli("report", ALOS, "--x", "31.95", "32.05", "--y", "30.58", "30.60", "--time", "2016", "2016",
-                     "--quiet", "-o", str(html), timeout=900)
+    result = run_cli(
+        "report",
+        ALOS,
+        "--x",
+        "31.95",
+        "32.05",
+        "--y",
+        "30.58",
+        "30.60",
+        "--time",
+        "2016",
+        "2016",
+        "--quiet",
+        "-o",
+        str(html),
+        timeout=900,
+    )
     assert result.returncode == 1
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith("sar-helpers: The notebook stopped in cell") and "ValueError: " in message
@@ -102,8 +141,19 @@ def test_unknown_parameter_names_are_refused(tmp_path, monkeypatch, capsys):
 
 def test_report_reprojected_from_the_parameters(cube, tmp_path):
     html = tmp_path / "jers_6933.html"
-    result = run_cli("report", str(REPO / "notebooks" / "02_JERS_annual_mosaic.ipynb"), "--output-crs", "EPSG:6933",
-                     "--resolution", "-25", "25", "--quiet", "-o", str(html), timeout=900)
+    result = run_cli(
+        "report",
+        str(REPO / "notebooks" / "02_JERS_annual_mosaic.ipynb"),
+        "--output-crs",
+        "EPSG:6933",
+        "--resolution",
+        "-25",
+        "25",
+        "--quiet",
+        "-o",
+        str(html),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     assert "{'time': 1, 'y': 795, 'x': 773}" in stdout_of(html.with_suffix(".ipynb"))
 
@@ -136,7 +186,10 @@ SCALING = str(REPO / "notebooks" / "03_scaling_with_dask.ipynb")
 def test_notebook_03_parameters_are_checked_against_each_other(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
     for arguments, message in (
-        (["--time", "2015", "2022", "--change-years", "2007", "2022"], "change_years must be two different mosaic years"),
+        (
+            ["--time", "2015", "2022", "--change-years", "2007", "2022"],
+            "change_years must be two different mosaic years",
+        ),
         (["--change-years", "2022", "2015"], "earlier first"),
         (["--change-years", "2012", "2022"], "2007, 2008, 2009, 2010, 2015"),
     ):
@@ -157,8 +210,23 @@ def test_notebook_03_years_and_change_map_follow_the_report(tmp_path):
 def test_notebook_03_report_writes_its_change_map_beside_the_report(cube, tmp_path):
     before = sorted((REPO / "notebooks").glob("*.tif"))
     html = tmp_path / "recent.html"
-    result = run_cli("report", SCALING, "--x", "31.98", "32.02", "--y", "30.44", "30.48", "--time", "2015", "2022",
-                     "--quiet", "-o", str(html), timeout=900)
+    result = run_cli(
+        "report",
+        SCALING,
+        "--x",
+        "31.98",
+        "32.02",
+        "--y",
+        "30.44",
+        "30.48",
+        "--time",
+        "2015",
+        "2022",
+        "--quiet",
+        "-o",
+        str(html),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     change_map = tmp_path / "recent_change_hh.tif"
     assert change_map.exists() and "Wrote recent_change_hh.tif" in stdout_of(html.with_suffix(".ipynb"))
@@ -176,8 +244,23 @@ def test_a_killed_reports_temporaries_are_removed_and_links_are_not_followed(cub
     target = tmp_path / "precious.txt"
     target.write_text("keep me")
     html.symlink_to(target)  # planted where the report goes: replaced, never written through
-    result = run_cli("report", ALOS, "--x", "31.99", "32.01", "--y", "30.45", "30.47", "--time", "2021", "2022",
-                     "--quiet", "-o", str(html), timeout=900)
+    result = run_cli(
+        "report",
+        ALOS,
+        "--x",
+        "31.99",
+        "32.01",
+        "--y",
+        "30.45",
+        "30.47",
+        "--time",
+        "2021",
+        "2022",
+        "--quiet",
+        "-o",
+        str(html),
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     assert not leftover.exists() and alive.exists()
     assert target.read_text() == "keep me" and not html.is_symlink() and "<html" in html.read_text()

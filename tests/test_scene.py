@@ -14,7 +14,6 @@ from helpers import PUBLISHED
 TUTORIAL = bbox_window(31.90, 30.37, 32.10, 30.55)
 
 
-
 def axes(window):
     return (
         np.arange(window.row_top, window.row_bottom - 1, -1),
@@ -110,6 +109,8 @@ def test_jers_is_scaled_for_its_calibration_constant():
     jers = scene.render(JERS_SAR_MOSAIC, 1996, *axes(window))
     alos = scene.render(ALOS_PALSAR_MOSAIC, 2007, *axes(window))
     assert "hv" not in jers
+
     def mean_db(hh, cal):
         return 10 * np.log10((hh.astype("float64") ** 2).mean()) + cal
+
     assert mean_db(jers["hh"], -84.66) == pytest.approx(mean_db(alos["hh"], -83.0), abs=0.3)

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SMALL_BBOX, run_cli
 
 from sar_helpers.localcube.server import EmbeddedServer, ServerError, private_folder
+
+from helpers import SMALL_BBOX, run_cli
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -33,7 +34,8 @@ def probe_user() -> pwd.struct_passwd:
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PROBE_USER],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return pwd.getpwnam(PROBE_USER)
 
@@ -91,9 +93,16 @@ def test_a_path_with_spaces_quotes_and_dollars_never_reaches_a_shell():
         server.start()
         assert server.running() and "uid=" not in server.log.read_text(), "a path ran as a command"
         result = subprocess.run(
-            [sys.executable, "-c", "import sqlalchemy, sys; e = sqlalchemy.create_engine(sys.argv[1]); "
-             "print(e.connect().exec_driver_sql('select 1').scalar())", server.url],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                "import sqlalchemy, sys; e = sqlalchemy.create_engine(sys.argv[1]); "
+                "print(e.connect().exec_driver_sql('select 1').scalar())",
+                server.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.stdout.strip() == "1", result.stderr
     finally:
@@ -126,10 +135,14 @@ def test_readers_see_the_old_cube_or_the_new_one_while_it_grows(scratch):
     years = ["--years", "2015-2022", "--quiet"]
     assert run_cli("testcube", "up", "--dir", str(scratch), "--bbox", *map(str, SMALL_BBOX), *years).returncode == 0
     log = scratch / "reader.jsonl"
-    reader = subprocess.Popen([sys.executable, "-c", f"""
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import json, time
 import datacube
-dc = datacube.Datacube(config={str(scratch / 'datacube.conf')!r})
+dc = datacube.Datacube(config={str(scratch / "datacube.conf")!r})
 with open({str(log)!r}, "a") as out:
     while True:
         try:
@@ -139,7 +152,10 @@ with open({str(log)!r}, "a") as out:
         except Exception as err:
             out.write(json.dumps({{"error": repr(err)[:300]}}) + "\\n")
         out.flush()
-"""], cwd="/")
+""",
+        ],
+        cwd="/",
+    )
     try:
         time.sleep(3)
         bigger = run_cli("testcube", "up", "--dir", str(scratch), "--bbox", "31.97", "30.44", "32.03", "30.48", *years)

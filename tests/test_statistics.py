@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from helpers import assert_lazy_matches_eager, synthetic
 
 import sar_helpers as sar
 from sar_helpers.statistics import pixel_area_km2
+
+from helpers import assert_lazy_matches_eager, synthetic
 
 RNG = np.random.default_rng(7)
 DN = RNG.integers(1, 20000, size=(3, 6, 5)).astype(np.uint16)
@@ -22,7 +23,9 @@ def test_histograms_match_numpy_and_stay_lazy():
     for band in ("hh", "hv"):
         dn = np.where(MASK == 255, scene()[band].values, 0)
         for step in range(3):
-            np.testing.assert_array_equal(eager.sel(band=band).values[step], np.bincount(dn[step].ravel(), minlength=2**16))
+            np.testing.assert_array_equal(
+                eager.sel(band=band).values[step], np.bincount(dn[step].ravel(), minlength=2**16)
+            )
 
 
 def test_yearly_backscatter_is_the_mean_in_power_and_the_exact_median():
@@ -30,7 +33,9 @@ def test_yearly_backscatter_is_the_mean_in_power_and_the_exact_median():
     for step in range(3):
         dn = DN[step][MASK[step] == 255].astype(np.float64)
         assert stats.hh_valid_pixels.values[step] == dn.size
-        assert stats.hh_mean_db.values[step] == pytest.approx(10 * np.log10(np.mean(dn**2 * 10 ** (-8.3))), abs=1e-6)  # float32 power table
+        assert stats.hh_mean_db.values[step] == pytest.approx(
+            10 * np.log10(np.mean(dn**2 * 10 ** (-8.3))), abs=1e-6
+        )  # float32 power table
         assert stats.hh_median_db.values[step] == pytest.approx(20 * np.log10(np.median(dn)) - 83.0, abs=1e-9)
     assert list(stats.platform.values) == ["ALOS"] * 3
 

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from helpers import synthetic
 
 from sar_helpers.steps import spread_steps, time_steps
+
+from helpers import synthetic
 
 DS = synthetic(np.ones((4, 1, 1)))  # ALOS mosaics: 2007 to 2010
 
@@ -18,7 +19,15 @@ def test_positions_years_and_dates():
     assert time_steps(DS, np.datetime64(f"{years[2]}-07-02")) == [2]
 
 
-@pytest.mark.parametrize("index, message", [(4, "out of range"), (-5, "out of range"), (1999, "No time step for year 1999"), ("2001-01-01", "date 2001-01-01")])
+@pytest.mark.parametrize(
+    "index, message",
+    [
+        (4, "out of range"),
+        (-5, "out of range"),
+        (1999, "No time step for year 1999"),
+        ("2001-01-01", "date 2001-01-01"),
+    ],
+)
 def test_what_is_not_there_is_named(index, message):
     with pytest.raises(ValueError, match=message):
         time_steps(DS, index)

@@ -3,10 +3,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import synthetic
-from helpers import PUBLISHED
 
 import sar_helpers as sar
+
+from helpers import PUBLISHED, synthetic
 
 
 def test_observation_dates_reproduce_the_published_table(tutorial):

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import SMALL_BBOX, run_cli
 
 from sar_helpers.testcube.cube import TestCube
+
+from helpers import SMALL_BBOX, run_cli
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -30,7 +31,9 @@ def fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
 
 def dataset_ids(cube: TestCube) -> list[str]:
     with cube.datacube() as dc:
-        return sorted(str(ds.id) for p in ("alos_palsar_mosaic", "jers_sar_mosaic") for ds in dc.find_datasets(product=p))
+        return sorted(
+            str(ds.id) for p in ("alos_palsar_mosaic", "jers_sar_mosaic") for ds in dc.find_datasets(product=p)
+        )
 
 
 def test_second_up_changes_nothing(scratch):
@@ -75,8 +78,20 @@ def test_the_server_listens_on_a_private_socket_only(scratch):
 
 def test_a_larger_box_replaces_datasets_without_duplicates(scratch):
     assert run_cli("testcube", "up", "--dir", str(scratch), *SMALL).returncode == 0
-    wider = run_cli("testcube", "up", "--dir", str(scratch), "--bbox", "31.98", "30.45", "32.02", "30.48",
-                    "--years", "2021", "--quiet")
+    wider = run_cli(
+        "testcube",
+        "up",
+        "--dir",
+        str(scratch),
+        "--bbox",
+        "31.98",
+        "30.45",
+        "32.02",
+        "30.48",
+        "--years",
+        "2021",
+        "--quiet",
+    )
     assert wider.returncode == 0, wider.stderr
     assert "rendered 2, indexed 2, removed 2" in wider.stdout
     cube = TestCube(scratch)
@@ -88,9 +103,20 @@ def test_a_larger_box_replaces_datasets_without_duplicates(scratch):
 
 def test_a_killed_build_is_finished_by_the_next_up(scratch):
     process = subprocess.Popen(
-        [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--dir", str(scratch),
-         "--bbox", *map(str, SMALL_BBOX), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "sar_helpers.cli",
+            "testcube",
+            "up",
+            "--dir",
+            str(scratch),
+            "--bbox",
+            *map(str, SMALL_BBOX),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
     while not list((scratch / "data").glob("*/*/*/*.odc-metadata.yaml")) and time.monotonic() < deadline:
@@ -133,7 +159,9 @@ def test_a_folder_without_write_permission_is_refused(scratch):
 def test_a_second_command_on_the_same_folder_is_refused(scratch):
     first = subprocess.Popen(
         [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--dir", str(scratch), *SMALL],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lock = scratch / "lock"
     deadline = time.monotonic() + 60
@@ -148,8 +176,15 @@ def test_a_second_command_on_the_same_folder_is_refused(scratch):
 
 
 def test_an_unreachable_database_is_reported_clearly(scratch):
-    result = run_cli("testcube", "up", "--dir", str(scratch / "cube"), *SMALL,
-                     "--db-url", f"postgresql://postgres@/datacube?host={scratch}/nowhere")
+    result = run_cli(
+        "testcube",
+        "up",
+        "--dir",
+        str(scratch / "cube"),
+        *SMALL,
+        "--db-url",
+        f"postgresql://postgres@/datacube?host={scratch}/nowhere",
+    )
     assert result.returncode == 1
     assert "Cannot connect to the PostgreSQL database at postgresql+psycopg2://" in result.stderr
     assert "Traceback" not in result.stderr
@@ -160,16 +195,36 @@ def test_a_shared_index_in_an_existing_postgresql(scratch):
     """Two cube folders, one index: the second builds into the first one's server."""
     team = TestCube(scratch / "team")
     assert run_cli("testcube", "up", "--dir", str(team.folder), *SMALL).returncode == 0
-    mine = run_cli("testcube", "up", "--dir", str(scratch / "mine"), "--db-url", team.server.url,
-                   "--bbox", *map(str, SMALL_BBOX), "--years", "2010", "--quiet")
+    mine = run_cli(
+        "testcube",
+        "up",
+        "--dir",
+        str(scratch / "mine"),
+        "--db-url",
+        team.server.url,
+        "--bbox",
+        *map(str, SMALL_BBOX),
+        "--years",
+        "2010",
+        "--quiet",
+    )
     assert mine.returncode == 0, mine.stderr
     assert "indexed 2" in mine.stdout
     assert len(dataset_ids(team)) == 6
     # The URL is remembered; resetting mine leaves the team's datasets alone.
     status = run_cli("testcube", "status", "--dir", str(scratch / "mine"))
     assert "external database" in status.stdout
-    reset = run_cli("testcube", "reset", "--dir", str(scratch / "mine"), "--bbox", *map(str, SMALL_BBOX),
-                    "--years", "2009", "--quiet")
+    reset = run_cli(
+        "testcube",
+        "reset",
+        "--dir",
+        str(scratch / "mine"),
+        "--bbox",
+        *map(str, SMALL_BBOX),
+        "--years",
+        "2009",
+        "--quiet",
+    )
     assert reset.returncode == 0, reset.stderr
     assert len(dataset_ids(team)) == 6
     with team.datacube() as dc:

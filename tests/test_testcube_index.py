@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from helpers import TUTORIAL_QUERY
-from helpers import PUBLISHED
 
 from sar_helpers.products import PRODUCTS
+
+from helpers import PUBLISHED, TUTORIAL_QUERY
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
@@ -23,9 +23,7 @@ ALOS_BANDS = ["hh", "hv", "mask", "date"]
 
 @pytest.fixture(scope="module")
 def tutorial(dc):
-    return dc.load(
-        product="alos_palsar_mosaic", time=("2007", "2022"), measurements=ALOS_BANDS, **TUTORIAL_QUERY
-    )
+    return dc.load(product="alos_palsar_mosaic", time=("2007", "2022"), measurements=ALOS_BANDS, **TUTORIAL_QUERY)
 
 
 def test_products_are_listed_with_their_grid(dc):
@@ -60,7 +58,11 @@ def test_measurements_match_the_product_facts(dc):
             assert row["dtype"] == dtypes[band] and row["nodata"] == 0 and row["units"] == "1"
         values = rows.loc["mask", "flags_definition"]["category"]["values"]
         assert {int(k): v for k, v in values.items()} == {
-            0: "no_data", 50: "water", 100: "lay_over", 150: "shadowing", 255: "land"
+            0: "no_data",
+            50: "water",
+            100: "lay_over",
+            150: "shadowing",
+            255: "land",
         }
 
 
@@ -148,7 +150,9 @@ def test_datacube_command_line_searches_the_cube(cube):
     datacube_cli = Path(sys.executable).with_name("datacube")
     result = subprocess.run(
         [str(datacube_cli), "dataset", "search", "product=alos_palsar_mosaic", "time in [2015, 2015]"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "ODC_CONFIG_PATH": str(cube.config_path)},
     )
     assert result.returncode == 0, result.stderr

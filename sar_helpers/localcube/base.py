@@ -22,9 +22,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..products import PRODUCTS
 from .server import EmbeddedServer, ServerError, server_folder
+
+if TYPE_CHECKING:
+    import datacube
 
 #: What a cube makes in its folder (``pg`` only for a normal user); ``reset`` deletes no other file.
 OWN_ENTRIES = frozenset({"data", "datacube.conf", "published.conf", "cube.json", "lock", "pg"})
@@ -110,7 +114,6 @@ class LocalCube:
         self.external_db_url: str | None = settings.get("db_url")
         self._settings = settings
         self.server = EmbeddedServer(server_folder(self.folder))
-        self._lock_file = None
 
     @classmethod
     def default_dir(cls) -> Path:
@@ -139,8 +142,7 @@ class LocalCube:
         found = []
         if self.folder.is_dir():
             found += [
-                p for p in self.folder.iterdir()
-                if p.name not in OWN_ENTRIES and not p.name.startswith(".write-test-")
+                p for p in self.folder.iterdir() if p.name not in OWN_ENTRIES and not p.name.startswith(".write-test-")
             ]
         if self.data.is_dir():
             found += [p for p in self.data.iterdir() if p.name not in PRODUCTS]
@@ -172,28 +174,26 @@ class LocalCube:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cube's lock: one command works on a cube at a time."""
-        self._lock_file = open(self.folder / "lock", "a+")
+        handle = open(self.folder / "lock", "a+")
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock_file.seek(0)
-            holder = self._lock_file.read().strip() or "unknown"
-            self._lock_file.close()
-            self._lock_file = None
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
             raise CubeError(
                 f"Another command (pid {holder}) is working on the {self.title.lower()} in "
                 f"{self.folder}. Wait for it to finish, then run this again."
             ) from None
-        self._lock_file.seek(0)
-        self._lock_file.truncate()
-        self._lock_file.write(str(os.getpid()))
-        self._lock_file.flush()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
         try:
             yield
         finally:
-            self._lock_file.truncate(0)
-            self._lock_file.close()
-            self._lock_file = None
+            handle.truncate(0)
+            handle.close()
 
     def _write_config(self, path: Path | None = None, db_url: str | None = None) -> None:
         path = path or self.config_path
@@ -231,7 +231,7 @@ class LocalCube:
         if self.server.folder.parent != self.folder and not owner_note.exists():
             owner_note.write_text(f"{self.folder}\n")  # which cube a folder in /var/lib/sar-helpers serves
 
-    def datacube(self, app: str = "sar-helpers"):
+    def datacube(self, app: str = "sar-helpers") -> "datacube.Datacube":
         import datacube
 
         return datacube.Datacube(config=str(self.config_path), app=app)
@@ -282,7 +282,7 @@ class LocalCube:
 
     # ----------------------------------------------------------------- commands
 
-    def status(self, products: list[str]) -> Status:
+    def status(self) -> Status:
         """What is there now; never starts or changes anything."""
         if self.external_db_url:
             server = "external database"
@@ -294,13 +294,11 @@ class LocalCube:
             server = f"stopped (run `sar-helpers {self.command} up` to start it)"
         status = Status(self.title, self.command, self.folder, server, self.db_url)
         for folder in {self.folder, self.server.folder}:
-            status.disk_bytes += sum(
-                p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_socket()
-            )
+            status.disk_bytes += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_socket())
         if server.startswith(("running", "external")):
             index = self._connect_index()
             try:
-                for product in products:
+                for product in PRODUCTS:
                     if index.products.get_by_name(product) is None:
                         continue
                     status.products.append(product)

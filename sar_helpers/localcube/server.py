@@ -263,8 +263,15 @@ class EmbeddedServer:
             shutil.rmtree(self.data)
         self._prepare_folders()
         self._pg(
-            "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
         )
         self.start()
         self.create_database(DATABASE)
@@ -303,12 +310,24 @@ class EmbeddedServer:
         try:
             postmaster = subprocess.Popen(
                 [
-                    str(_binaries() / "postgres"), "-D", str(self.data),
-                    "-c", "listen_addresses=", "-c", f"unix_socket_directories={socket_setting}",
-                    "-c", "unix_socket_permissions=0700",
+                    str(_binaries() / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-c",
+                    "listen_addresses=",
+                    "-c",
+                    f"unix_socket_directories={socket_setting}",
+                    "-c",
+                    "unix_socket_permissions=0700",
                 ],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", start_new_session=True,
-                user=user, group=user, extra_groups=[] if user else None,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd="/",
+                start_new_session=True,
+                user=user,
+                group=user,
+                extra_groups=[] if user else None,
             )
         finally:
             os.close(log)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..localcube.base import CubeError
+
+if TYPE_CHECKING:
+    import pystac
+    import pystac_client
 
 #: Digital Earth Africa's STAC API.
 DEFAULT_CATALOG = "https://explorer.digitalearth.africa/stac"
@@ -55,15 +60,20 @@ def _unreachable(err: BaseException) -> bool:
     return any(isinstance(e, requests.exceptions.RequestException) for e in (err, err.__context__))
 
 
-def open_catalog(url: str):
+def open_catalog(url: str) -> "pystac_client.Client":
     """The STAC API at ``url``, or a CatalogError saying what is wrong with it."""
     import pystac_client
     import requests
 
     try:
         client = pystac_client.Client.open(url, timeout=TIMEOUT)
-    except (requests.exceptions.RequestException, pystac_client.exceptions.APIError, ValueError, KeyError,
-            TypeError) as err:
+    except (
+        requests.exceptions.RequestException,
+        pystac_client.exceptions.APIError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ) as err:
         if _unreachable(err):
             raise CatalogError(
                 f"Cannot reach the STAC catalog at {url} ({_reason(err.__context__ or err)}). Check the "
@@ -94,8 +104,10 @@ def search_items(search: Search, progress: bool = True) -> list:
     found = []
     try:
         results = client.search(
-            collections=[search.product], bbox=list(search.bbox),
-            datetime=f"{first}-01-01T00:00:00Z/{last}-12-31T23:59:59Z", limit=100,
+            collections=[search.product],
+            bbox=list(search.bbox),
+            datetime=f"{first}-01-01T00:00:00Z/{last}-12-31T23:59:59Z",
+            limit=100,
         )
         with tqdm(desc="Searching the catalog", unit="item", disable=not progress) as bar:
             for item in results.items():
@@ -123,17 +135,17 @@ def mosaic_year(item) -> int:
     return int(str(stamp)[:4])
 
 
-def replace_hrefs(item, replacements: list[tuple[str, str]]):
+def replace_hrefs(item: "pystac.Item", replacements: list[tuple[str, str]]) -> "pystac.Item":
     """A copy of ``item`` whose asset hrefs start with each ``(old, new)`` prefix rewritten."""
     item = item.clone()
     for asset in item.assets.values():
         for old, new in replacements:
             if asset.href.startswith(old):
-                asset.href = new + asset.href[len(old):]
+                asset.href = new + asset.href[len(old) :]
     return item
 
 
-def to_dataset_docs(items: list) -> Iterator[tuple[dict, str]]:
+def to_dataset_docs(items: list) -> Iterator[tuple[dict, str | None]]:
     """(eo3 document, uri) of each item, made by datacube's own STAC converter."""
     from datacube.metadata import stac2ds
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..localcube.base import CubeError, LocalCube, Status
+from ..localcube.base import CubeError, LocalCube
 from ..products import PRODUCTS, get_product
 from ..testcube.grid import bbox_window
 from .catalog import DEFAULT_CATALOG, DEFAULT_URL_REPLACE, Search, replace_hrefs, search_items, to_dataset_docs
@@ -52,7 +52,8 @@ class RealCube(LocalCube):
                 f"{', '.join(map(str, known.years))}."
             )
         replacements = [DEFAULT_URL_REPLACE] if url_replace is None else url_replace
-        search = Search(catalog, product, tuple(bbox), tuple(years))
+        west, south, east, north = bbox
+        search = Search(catalog, product, (west, south, east, north), tuple(years))
         items = [replace_hrefs(item, replacements) for item in search_items(search, progress)]
 
         from datacube.model import Dataset
@@ -103,10 +104,17 @@ class RealCube(LocalCube):
                     with requests.get(url, stream=True, timeout=60) as response:
                         response.raise_for_status()
                         size = int(response.headers.get("Content-Length", 0)) or None
-                        with open(partial, "wb") as out, tqdm(
-                            total=size, desc=f"Downloading {target.name}", unit="B", unit_scale=True,
-                            disable=not progress, leave=False,
-                        ) as bar:
+                        with (
+                            open(partial, "wb") as out,
+                            tqdm(
+                                total=size,
+                                desc=f"Downloading {target.name}",
+                                unit="B",
+                                unit_scale=True,
+                                disable=not progress,
+                                leave=False,
+                            ) as bar,
+                        ):
                             for chunk in response.iter_content(_CHUNK):
                                 out.write(chunk)
                                 bar.update(len(chunk))
@@ -121,7 +129,3 @@ class RealCube(LocalCube):
                 fetched += 1
             measurement["path"] = target.as_uri()
         return fetched
-
-    def status(self) -> Status:
-        """What is there now; never starts or changes anything."""
-        return super().status(list(PRODUCTS))

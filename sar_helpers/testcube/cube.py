@@ -14,24 +14,23 @@ whose files are gone. So a build killed at any point is finished by the next ``u
 
 from __future__ import annotations
 
-import errno
-import hashlib
-import json
-import multiprocessing
-import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from ..localcube.base import OWN_ENTRIES, CubeError, LocalCube, Status
+from ..localcube.base import OWN_ENTRIES, CubeError, LocalCube
 from ..localcube.server import ServerError
 from ..products import PRODUCTS, Product
 from . import documents
 from .grid import Tile, Window, bbox_window, tiles_over
-from .rasters import write_dataset_rasters
+from .indexing import reconcile
+from .integrity import FILE_RECORD, damaged_files, file_sha256
+from .rendering import DOC_SUFFIX, DatasetJob, render_datasets
+
+if TYPE_CHECKING:
+    import datacube
 
 #: The published tutorial's area (longitude 31.90-32.10, latitude 30.37-30.55)
 #: with a margin; the seam between tiles N31E031 and N31E032 runs through it.
@@ -39,95 +38,6 @@ DEFAULT_BBOX = (31.85, 30.32, 32.15, 30.60)
 ENV_DIR = "SAR_TESTCUBE_DIR"
 #: The database holding the same files indexed with Digital Earth Africa's definitions as they are.
 PUBLISHED_DATABASE = "published"
-_DOC_SUFFIX = ".odc-metadata.yaml"
-#: Free bytes below which a failed write is taken for a full disk.
-_NEARLY_FULL = 1 << 20
-#: In each dataset folder: the size and sha256 of every other file, written last.
-FILE_RECORD = "files.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def record_files(folder: Path) -> None:
-    """Write ``files.json``: what each file of a finished dataset folder should be."""
-    record = {
-        path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-        for path in sorted(folder.iterdir())
-        if path.name != FILE_RECORD
-    }
-    (folder / FILE_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-
-
-def damaged_files(folder: Path, verify: bool = False) -> list[Path]:
-    """Files of a dataset folder that are missing or differ from its record: by size, and
-    with ``verify`` by checksum too. A folder without a readable record counts as damaged."""
-    try:
-        record = json.loads((folder / FILE_RECORD).read_text())
-    except (OSError, ValueError):
-        return [folder / FILE_RECORD]
-    damaged = []
-    for name, expected in record.items():
-        path = folder / name
-        try:
-            size = path.stat().st_size
-        except OSError:
-            damaged.append(path)
-            continue
-        if size != expected["bytes"] or (verify and _sha256(path) != expected["sha256"]):
-            damaged.append(path)
-    return damaged
-
-
-@dataclass(frozen=True)
-class DatasetJob:
-    product: Product
-    tile: Tile
-    year: int
-    window: Window
-
-
-def _init_worker() -> None:
-    """Worker initialiser: on Linux, end this worker when the building process is killed;
-    and leave GDAL's complaints to the exception the failed write raises (the building
-    process turns that into one sentence)."""
-    quiet = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(quiet, 2)  # libtiff prints each failed write here; the exception carries the error
-    os.close(quiet)
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _exchange(first: Path, second: Path) -> None:
-    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE): a reader finds the old
-    dataset or the new one at ``second``, never none."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    at_cwd, rename_exchange = -100, 2
-    if libc.renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"Cannot swap {first} and {second}: {os.strerror(errno)}")
-
-
-def _render_job(folder: str, job: DatasetJob) -> str:
-    """Render one dataset into ``folder`` (runs in a worker process)."""
-    path = Path(folder)
-    write_dataset_rasters(path, job.product, job.tile, job.year, job.window)
-    doc = documents.dataset_document(job.product, job.tile, job.year, job.window)
-    (path / f"{doc['label']}{_DOC_SUFFIX}").write_text(yaml.safe_dump(doc, sort_keys=True))
-    record_files(path)
-    return folder
 
 
 class TestCube(LocalCube):
@@ -138,7 +48,7 @@ class TestCube(LocalCube):
     command = "testcube"
     env_dir = ENV_DIR
 
-    def datacube(self, app: str = "sar-helpers-testcube"):
+    def datacube(self, app: str = "sar-helpers-testcube") -> "datacube.Datacube":
         return super().datacube(app)
 
     # ----------------------------------------------------------------- data on disk
@@ -149,7 +59,7 @@ class TestCube(LocalCube):
     def _documents_on_disk(self) -> dict[str, tuple[Path, dict]]:
         """id -> (document path, document) of every complete dataset in the data folder."""
         found = {}
-        for path in sorted(self.data.glob(f"*/*/*/*{_DOC_SUFFIX}")):
+        for path in sorted(self.data.glob(f"*/*/*/*{DOC_SUFFIX}")):
             if ".partial" in path.parent.name:
                 continue
             doc = yaml.safe_load(path.read_text())
@@ -184,7 +94,7 @@ class TestCube(LocalCube):
         asks for its area."""
         jobs = []
         for folder, broken in damaged.items():
-            docs = [p for p in folder.glob(f"*{_DOC_SUFFIX}") if p not in broken]
+            docs = [p for p in folder.glob(f"*{DOC_SUFFIX}") if p not in broken]
             if not docs:
                 shutil.rmtree(folder)
                 continue
@@ -207,7 +117,7 @@ class TestCube(LocalCube):
                         jobs[jobs.index(repair)] = DatasetJob(product, tile, year, repair.window.union(part))
                         continue
                     folder = self._dataset_folder(product, tile, year)
-                    docs = list(folder.glob(f"*{_DOC_SUFFIX}"))
+                    docs = list(folder.glob(f"*{DOC_SUFFIX}"))
                     if docs:
                         doc = yaml.safe_load(docs[0].read_text())
                         have = documents.document_window(doc)
@@ -219,8 +129,11 @@ class TestCube(LocalCube):
         return jobs
 
     def render(
-        self, bbox: tuple[float, float, float, float] = DEFAULT_BBOX, years: set[int] | None = None,
-        progress: bool = True, verify: bool = False,
+        self,
+        bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
+        years: set[int] | None = None,
+        progress: bool = True,
+        verify: bool = False,
     ) -> tuple[int, list[Path]]:
         """Write the data files that are missing for ``bbox`` and ``years``, and render again
         every dataset with a damaged file (by size; by checksum too with ``verify``).
@@ -230,89 +143,16 @@ class TestCube(LocalCube):
         damaged = self.damaged(verify)
         jobs = self._plan(bbox_window(*bbox), years, self._repairs(damaged))
         if jobs:
-            self._render(jobs, progress)
+            render_datasets(jobs, [self._dataset_folder(j.product, j.tile, j.year) for j in jobs], self.data, progress)
         return len(jobs), [path for files in damaged.values() for path in files]
 
     def checksums(self) -> dict[str, str]:
         """sha256 of every data file, by path relative to the data folder."""
         return {
-            path.relative_to(self.data).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            path.relative_to(self.data).as_posix(): file_sha256(path)
             for path in sorted(self.data.rglob("*"))
             if path.is_file()
         }
-
-    def _render(self, jobs: list[DatasetJob], progress: bool) -> None:
-        from tqdm.auto import tqdm
-
-        staged = {}
-        for job in jobs:
-            final = self._dataset_folder(job.product, job.tile, job.year)
-            partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
-            partial.mkdir(parents=True)
-            staged[str(partial)] = final
-        workers = max(1, min(len(jobs), os.cpu_count() or 1))
-        # Spawned, not forked: a forked worker would inherit (and keep) the cube's lock.
-        context = multiprocessing.get_context("spawn")
-        try:
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool, tqdm(
-                total=len(jobs), desc="Rendering mosaics", unit="dataset", disable=not progress
-            ) as bar:
-                futures = [pool.submit(_render_job, folder, job) for folder, job in zip(staged, jobs)]
-                for future in as_completed(futures):
-                    partial = Path(future.result())
-                    final = staged[str(partial)]
-                    if final.exists():  # a larger window replaces a smaller one, in one step
-                        _exchange(partial, final)
-                        shutil.rmtree(partial)
-                    else:
-                        partial.rename(final)
-                    bar.update()
-        except Exception as err:
-            # GDAL reports a full disk as a failed write without saying why: look at the disk.
-            disk_full = (isinstance(err, OSError) and err.errno == errno.ENOSPC) or (
-                shutil.disk_usage(self.data).free < _NEARLY_FULL
-            )
-            for partial in staged:  # unfinished datasets: free their space now
-                shutil.rmtree(partial, ignore_errors=True)
-            if disk_full:
-                raise CubeError(
-                    f"The disk holding {self.data} is full. Free some space (or choose another folder with "
-                    "--dir), then run `sar-helpers testcube up` again: the datasets already finished are kept."
-                ) from None
-            raise
-
-    def _reconcile_index(self, index, progress: bool) -> tuple[int, int]:
-        """Make the index hold exactly this cube's datasets on disk; (added, removed)."""
-        from tqdm.auto import tqdm
-
-        on_disk = self._documents_on_disk()
-        ours = self.data.as_uri() + "/"
-        stale = []
-        for product in PRODUCTS:
-            for ds in index.datasets.search(product=product):
-                uri = ds.uri or ""
-                if uri.startswith(ours) and str(ds.id) not in on_disk:
-                    stale.append(ds.id)
-        missing = [i for i in on_disk if not index.datasets.has(i)]
-        if not missing and not stale:
-            return 0, 0
-        # New datasets in, old ones out, in one transaction: a reader sees the old cube or
-        # the new one, never a part (until it commits, the index is as it was).
-        with index.transaction():
-            if missing:
-                from datacube.index.hl import Doc2Dataset  # slow to import: only when needed
-
-                resolver = Doc2Dataset(index, verify_lineage=False)
-                for dataset_id in tqdm(missing, desc="Indexing", unit="dataset", disable=not progress):
-                    path, doc = on_disk[dataset_id]
-                    dataset, error = resolver(doc, path.as_uri())
-                    if error:
-                        raise CubeError(f"{path} is not a valid dataset document: {error}")
-                    index.datasets.add(dataset, with_lineage=False)
-            if stale:
-                index.datasets.archive(stale)
-                index.datasets.purge(stale)
-        return len(missing), len(stale)
 
     # ----------------------------------------------------------------- commands
 
@@ -345,7 +185,7 @@ class TestCube(LocalCube):
             try:
                 self._ensure_products(index, [documents.product_definition(p) for p in PRODUCTS.values()])
                 rendered, repaired = self.render(bbox, years, progress, verify)
-                added, removed = self._reconcile_index(index, progress)
+                added, removed = reconcile(index, self._documents_on_disk(), self.data, progress)
             finally:
                 index.close()
         return {"rendered": rendered, "indexed": added, "removed": removed, "repaired": repaired}
@@ -371,14 +211,10 @@ class TestCube(LocalCube):
             index = self._connect_index(config)
             try:
                 self._ensure_products(index, [p.published_definition() for p in PRODUCTS.values()])
-                self._reconcile_index(index, progress=False)
+                reconcile(index, self._documents_on_disk(), self.data, progress=False)
             finally:
                 index.close()
         return config
-
-    def status(self) -> Status:
-        """What is there now; never starts or changes anything."""
-        return super().status(list(PRODUCTS))
 
     def reset(self, force: bool = False, **up_options) -> dict:
         """Wipe the cube (its data, index entries and embedded server) and build it again.
@@ -402,7 +238,7 @@ class TestCube(LocalCube):
                 self._write_config()
                 index = self._connect_index()
                 try:
-                    self._reconcile_index(index, progress=False)
+                    reconcile(index, self._documents_on_disk(), self.data, progress=False)
                 finally:
                     index.close()
             else:

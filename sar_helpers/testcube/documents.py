@@ -72,9 +72,7 @@ def dataset_document(product: Product, tile: Tile, year: int, window: Window) ->
             "odc:region_code": tile.name,
             "odc:product": product.name,
         },
-        "measurements": {
-            band: {"path": file_name(product, tile, year, band)} for band in product.bands
-        },
+        "measurements": {band: {"path": file_name(product, tile, year, band)} for band in product.bands},
         "lineage": {},
     }
     content = json.dumps(doc, sort_keys=True)

@@ -137,9 +137,7 @@ class Tile:
 
 def tiles_over(window: Window) -> list[tuple[Tile, Window]]:
     """The tiles a window touches, each with the part of the window inside it."""
-    norths = range(
-        math.ceil(window.row_bottom / TILE_PIXELS), math.ceil(window.row_top / TILE_PIXELS) + 1
-    )
+    norths = range(math.ceil(window.row_bottom / TILE_PIXELS), math.ceil(window.row_top / TILE_PIXELS) + 1)
     wests = range(window.col_left // TILE_PIXELS, window.col_right // TILE_PIXELS + 1)
     out = []
     for north in reversed(norths):

@@ -24,11 +24,11 @@ def render_window(product: Product, year: int, window: Window) -> dict[str, np.n
     """All bands of a window, rendered in bands of rows."""
     height, width = window.shape
     cols = np.arange(window.col_left, window.col_right + 1)
-    out = None
+    out: dict[str, np.ndarray] = {}
     for start in range(0, height, RENDER_ROWS):
         rows = np.arange(window.row_top - start, max(window.row_top - start - RENDER_ROWS, window.row_bottom - 1), -1)
         part = render(product, year, rows, cols)
-        if out is None:
+        if not out:
             out = {name: np.empty((height, width), values.dtype) for name, values in part.items()}
         for name, values in part.items():
             out[name][start : start + len(rows)] = values
@@ -39,6 +39,11 @@ def write_dataset_rasters(folder: Path, product: Product, tile: Tile, year: int,
     """Render and write every band of one tile-year into ``folder``."""
     for band, values in render_window(product, year, window).items():
         write_array(
-            folder / file_name(product, tile, year, band), values, Affine(*window.transform), CRS, NODATA,
-            band, OVERVIEW_RESAMPLING[band],
+            folder / file_name(product, tile, year, band),
+            values,
+            Affine(*window.transform),
+            CRS,
+            NODATA,
+            band,
+            OVERVIEW_RESAMPLING[band],
         )

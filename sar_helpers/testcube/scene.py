@@ -126,9 +126,7 @@ def _value_noise(rows: np.ndarray, cols: np.ndarray, cell: int, seed: int) -> np
 # Speckle: the amplitude of a LOOKS-look intensity image is sqrt of the mean of
 # LOOKS unit exponentials; an exponential is drawn by table look-up of -ln(u).
 LOOKS = 4
-_EXP_TABLE = np.array(
-    [round(-math.log((k + 0.5) / 4096), 9) for k in range(4096)], dtype=np.float64
-)
+_EXP_TABLE = np.array([round(-math.log((k + 0.5) / 4096), 9) for k in range(4096)], dtype=np.float64)
 SPECKLE_BLOCK = 500  # pixels; speckle is drawn per global block so windows agree
 
 
@@ -203,9 +201,7 @@ def _ellipse(lon, lat, centre, semi) -> np.ndarray:
     return x * x + y * y < 1
 
 
-def _render_acquisition(
-    platform: Platform, date_dn: int, rows: np.ndarray, cols: np.ndarray
-) -> dict[str, np.ndarray]:
+def _render_acquisition(platform: Platform, date_dn: int, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
     """All bands of one acquisition over rows x cols, before no-data is applied."""
     when = _decimal_year(acquisition_date(platform, date_dn))
     r = rows[:, None]
