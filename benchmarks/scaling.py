@@ -141,6 +141,28 @@ def run_ours(config: str, x, y, years: int) -> dict:
     }
 
 
+def run_reads(config: str, x, y, years: int) -> dict:
+    """Only read the pipeline's chunks through datacube (summed, so nothing is kept): its floor."""
+    import dask
+    import datacube
+
+    import sar_helpers as sar
+
+    time_range = (str(YEARS[0]), str(YEARS[years - 1]))
+    client = sar.get_client()
+    for module in ("datacube", "rasterio", "sar_helpers"):
+        client.run(importlib.import_module, module)
+    start = time.perf_counter()
+    with datacube.Datacube(config=config) as dc:
+        ds = sar.load_mosaics(
+            dc, "alos_palsar_mosaic", ["hh", "hv", "mask"], x=x, y=y, time=time_range, dask_chunks=CHUNKS
+        )
+    dask.compute(*(ds[band].sum() for band in ("hh", "hv", "mask")))
+    seconds = time.perf_counter() - start
+    sar.release(client)
+    return {"seconds": seconds, "pixels": ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"]}
+
+
 def run_published(config: str, x, y, years: int) -> dict:
     import datacube
 
@@ -290,6 +312,12 @@ def main() -> None:
         f"   decode floor: rasterio on 1 core {single:.1f} MP/s, on {cores} cores {parallel:.1f} MP/s "
         f"(measured) and {cores * single:.1f} MP/s ({cores} x 1 core); floor {floor:.1f} MP/s"
     )
+    reads = child("reads", config, TILE["x"], TILE["y"], 12)
+    reads_rate = reads["pixels"] / 1e6 / reads["seconds"]
+    print(
+        f"   reading the same chunks through datacube and nothing else: {reads['seconds']:.1f} s, {reads_rate:.1f} MP/s, "
+        f"{reads_rate / floor:.2f} of the floor (what the loader leaves for the analysis)"
+    )
     total = sum(ours["busy"].values())
     print(
         f"   where the workers' time goes ({total:.1f} core-seconds in tasks, {total / cores / ours['seconds']:.0%} "
@@ -337,7 +365,9 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         kind, config, x, y, years = json.loads(sys.argv[2])
-        result = (run_ours if kind == "ours" else run_published)(config, tuple(x), tuple(y), years)
+        result = {"ours": run_ours, "reads": run_reads, "published": run_published}[kind](
+            config, tuple(x), tuple(y), years
+        )
         print(json.dumps(result))
     else:
         main()
