@@ -41,10 +41,10 @@ def _block_counts(*blocks: np.ndarray, keep: tuple[int, ...] | None = None) -> n
 
     With ``keep`` (mask DNs), the first block is the mask and only its pixels of those classes are counted.
     """
-    mask, bands = (blocks[0], blocks[1:]) if keep is not None else (blocks[0], blocks)
+    bands = blocks if keep is None else blocks[1:]
     out = np.empty((bands[0].shape[0], 1, 1, len(bands), BINS), dtype=np.int64)
     for step in range(out.shape[0]):
-        kept = None if keep is None else is_class(mask[step], keep)
+        kept = None if keep is None else is_class(blocks[0][step], keep)
         for band, values in enumerate(bands):
             out[step, 0, 0, band] = _count(values[step], kept)
     return out

@@ -17,7 +17,8 @@ def tiny():
 
 
 def test_counts_every_value_of_every_band_and_step():
-    counts = value_counts([tiny().hh, tiny().hv])
+    ds = tiny()
+    counts = value_counts([ds.hh, ds.hv])
     assert counts.dims == ("band", "time", "dn") and counts.shape == (2, 2, BINS)
     assert list(counts.band.values) == ["hh", "hv"]
     assert counts.sel(band="hh").values[0, 7] == 3 and counts.sel(band="hh").values[0, 65535] == 1

@@ -31,8 +31,9 @@ def api(cube, tmp_path):
     api.stop()
 
 
-def up(folder, api, *args, timeout=600):
-    return run_cli(
+def up_arguments(folder, api, *args) -> list[str]:
+    """`sar-helpers realcube up` for a cube in ``folder`` fed by the test STAC ``api``."""
+    return [
         "realcube",
         "up",
         "--dir",
@@ -43,8 +44,11 @@ def up(folder, api, *args, timeout=600):
         api.url_replace,
         "--quiet",
         *args,
-        timeout=timeout,
-    )
+    ]
+
+
+def up(folder, api, *args, timeout=600):
+    return run_cli(*up_arguments(folder, api, *args), timeout=timeout)
 
 
 def ids(folder) -> list[str]:
@@ -126,21 +130,7 @@ def test_a_killed_up_is_finished_by_the_next_without_duplicates(scratch, api, cu
     api.set_delay(0.5)  # every file takes a while: there is time to kill the download half way
     args = ["--bbox", *TUTORIAL_BBOX, "--years", "2021-2022", "--download"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sar_helpers.cli",
-            "realcube",
-            "up",
-            "--dir",
-            str(folder),
-            "--catalog",
-            api.catalog,
-            "--url-replace",
-            api.url_replace,
-            "--quiet",
-            *args,
-        ],
+        [sys.executable, "-m", "sar_helpers.cli", *up_arguments(folder, api, *args)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd="/",
