@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import papermill
+import psutil
 import pytest
 
 from sar_helpers.cli import main
@@ -37,7 +38,11 @@ def postmaster_pid(cube: TestCube) -> int:
 
 
 def kill_postmaster(cube: TestCube) -> None:
-    os.kill(postmaster_pid(cube), signal.SIGKILL)
+    """SIGKILL the postmaster and wait until it is gone: a signal is delivered, not acted on at once,
+    and a server that is checked a moment after the kill may still be there."""
+    process = psutil.Process(postmaster_pid(cube))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 @pytest.fixture
