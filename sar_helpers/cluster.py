@@ -11,45 +11,44 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import TYPE_CHECKING
 
-import dask
 import psutil
-
-if TYPE_CHECKING:
-    from distributed import Client
+from distributed import Client, LocalCluster
+from distributed.utils import format_dashboard_link
 
 #: How long to wait for a scheduler that was named before giving up.
 CONNECT_TIMEOUT_S = 5
-#: A chunk needs about this many times its own size while it is converted and reduced
+#: A chunk needs about this many times its own size while it is processed
 #: (its DNs, a float32 result, masks and the reduction's buffers).
 WORKING_SET_FACTOR = 6
-#: glibc settings for the local workers (dask sets only a 64 KiB trim threshold, which
-#: also pins the mmap threshold at 128 KiB): temporaries up to 32 MiB (a chunk of
-#: DNs, np.bincount's int64 copy of a slab) are reused from the heap instead of being
-#: mapped, zero-filled by the kernel and unmapped at every allocation. Measured in
-#: benchmarks/scaling.py: the per-chunk histograms take half the time.
-WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 32 * 2**20, "MALLOC_TRIM_THRESHOLD_": 64 * 2**20}
 
 
 class ClusterError(RuntimeError):
     """The cluster cannot be reached or used; the message says what to do."""
 
 
+class InProcessCluster(LocalCluster):
+    """A LocalCluster whose dashboard link names 127.0.0.1, where its dashboard listens
+    (an in-memory scheduler's address names the machine's network address instead)."""
+
+    @property
+    def dashboard_link(self) -> str:
+        port = self.scheduler_info.get("services", {}).get("dashboard")
+        return format_dashboard_link("127.0.0.1", port) if port else ""
+
+
 def get_client(
     address: str | None = None, n_workers: int | None = None, memory_limit: str | int | None = None
-) -> "Client":
+) -> Client:
     """A ``dask.distributed.Client``: to ``address`` (or $DASK_SCHEDULER_ADDRESS), else to a new LocalCluster.
 
-    The local cluster has one single-threaded worker process per core (at most
-    four) sharing 80 % of the machine's memory, listens on 127.0.0.1 only, and
-    serves its dashboard on a free port (``client.dashboard_link``). Its scheduler
-    and workers speak TLS with certificates made for this cluster and held only in
-    memory (``Security.temporary()``): another local user cannot join it and run code.
+    The local cluster is one worker in this process with a thread per core (at
+    most four; ``n_workers`` sets the threads) and 80 % of the machine's memory.
+    The readers (GDAL), numpy and the compiled counting loops release the GIL, so
+    threads share the cores without copying chunks or results between processes.
+    Scheduler and worker talk in memory (``inproc://``): nothing listens on a
+    network port but the dashboard (``client.dashboard_link``, 127.0.0.1 only).
     """
-    from distributed import Client, LocalCluster
-    from distributed.security import Security
-
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         try:
@@ -60,21 +59,17 @@ def get_client(
                 "Check the address (e.g. tcp://host:8786) and that the scheduler runs, or leave it out "
                 "to start a local cluster."
             ) from None
-    workers = n_workers or max(1, min(os.cpu_count() or 1, 4))
+    threads = n_workers or max(1, min(os.cpu_count() or 1, 4))
     if memory_limit is None:
-        memory_limit = int(psutil.virtual_memory().total * 0.8 / workers)
-    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_MALLOC}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=memory_limit,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            protocol="tls://",
-            security=Security.temporary(),
-        )
+        memory_limit = int(psutil.virtual_memory().total * 0.8)
+    cluster = InProcessCluster(
+        n_workers=1,
+        threads_per_worker=threads,
+        processes=False,
+        memory_limit=memory_limit,
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
+    )
     return Client(cluster)
 
 

@@ -2,8 +2,8 @@
 
 Backscatter and date DNs are uint16, so 65,536 counts describe a band completely:
 medians and means come from them exactly. On dask every chunk counts all its bands
-in one task (the mask is looked up once for them) and dask sums the chunks' counts,
-in memory that does not grow with the area.
+in one task (one compiled pass over them all, :mod:`sar_helpers.kernels`) and dask sums
+the chunks' counts, in memory that does not grow with the area.
 """
 
 from __future__ import annotations
@@ -16,37 +16,23 @@ import numpy as np
 import xarray as xr
 
 from .checks import require_dtype, require_not_empty
-from .masking import class_values, is_class
+from .kernels import class_table, count_values
+from .masking import class_values
 
 BINS = 2**16
-#: Rows counted at a time: np.bincount casts its input to int64, and a slab of
-#: rows keeps that copy small and in cache instead of eight bytes per pixel of the chunk.
-_SLAB_ROWS = 128
 
 
-def _count(values: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
-    """Counts of each value of one 2-D image; pixels not in ``keep`` count as 0."""
-    counts = np.zeros(BINS, dtype=np.int64)
-    for start in range(0, values.shape[0], _SLAB_ROWS):
-        counts += np.bincount(values[start : start + _SLAB_ROWS].ravel(), minlength=BINS)
-    if keep is not None:
-        dropped = values[~keep]
-        counts -= np.bincount(dropped, minlength=BINS)
-        counts[0] += dropped.size
-    return counts
-
-
-def _block_counts(*blocks: np.ndarray, keep: tuple[int, ...] | None = None) -> np.ndarray:
+def _block_counts(*blocks: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
     """Counts of one (time, y, x) block of each band: shape (time, 1, 1, band, BINS).
 
-    With ``keep`` (mask DNs), the first block is the mask and only its pixels of those classes are counted.
+    With ``keep`` (a :func:`~sar_helpers.kernels.class_table`), the first block is
+    the mask and only its pixels of those classes are counted.
     """
     bands = blocks if keep is None else blocks[1:]
     out = np.empty((bands[0].shape[0], 1, 1, len(bands), BINS), dtype=np.int64)
     for step in range(out.shape[0]):
-        kept = None if keep is None else is_class(blocks[0][step], keep)
-        for band, values in enumerate(bands):
-            out[step, 0, 0, band] = _count(values[step], kept)
+        mask = None if keep is None else blocks[0][step]
+        out[step, 0, 0] = count_values([values[step] for values in bands], mask, keep)
     return out
 
 
@@ -72,7 +58,7 @@ def value_counts(
         require_dtype(mask, "uint8", "Load the mask band without resampling other than nearest.")
     arrays = [b if "time" in dims else b.expand_dims("time") for b in ([mask] if mask is not None else []) + bands]
     data = [a.transpose("time", ...).data for a in arrays]
-    keep = None if classes is None else class_values(tuple(classes))
+    keep = None if classes is None else class_table(class_values(tuple(classes)))
     if any(dask.is_dask_collection(d) for d in data):
         first = dsa.asarray(data[-1])
         data = [dsa.asarray(d).rechunk(first.chunks) for d in data]

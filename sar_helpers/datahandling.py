@@ -19,6 +19,7 @@ import xarray as xr
 from .checks import check_query, no_data_message, platforms, require_not_empty
 from .errors import DatabaseUnavailable, database_down_message, is_database_lost
 from .products import get_product
+from .reading import READ_OPTIONS, decode_into_chunks
 
 
 def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
@@ -82,6 +83,9 @@ _LOAD_ONLY_OPTIONS = {
 def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **query) -> xr.Dataset:
     """``dc.load`` of one SAR mosaic product, with :func:`add_platform` applied.
 
+    A lazy load (``dask_chunks``) on the product's own grid has its chunks decoded
+    straight into their arrays (:mod:`sar_helpers.reading`): the same values, read faster.
+
     Raises a ValueError naming the product's bands for an unknown band, one saying
     what to check when the query finds no data, and DatabaseUnavailable (one sentence,
     no driver traceback) when the datacube's database cannot be reached.
@@ -105,6 +109,9 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
         raise ValueError(no_data_message(product, query))
     reproject = reproject_options(query.pop("output_crs", None), query.pop("resolution", None))
     ds = dc.load(datasets=datasets, measurements=measurements, **query, **reproject)
+    if "dask_chunks" in query and not reproject and not READ_OPTIONS & query.keys():
+        bands = dc.index.products.get_by_name(product).lookup_measurements(list(map(str, ds.data_vars)))
+        ds = decode_into_chunks(ds, datasets, bands)
     return add_platform(ds, datasets)
 
 

@@ -9,6 +9,10 @@ so the same code runs on a laptop or a cluster.
 
 from __future__ import annotations
 
+import math
+
+import dask
+import dask.array as dsa
 import numpy as np
 import odc.geo.xr  # noqa: F401  (the .odc accessor pixel_area_km2 reads the CRS with)
 import xarray as xr
@@ -16,13 +20,13 @@ import xarray as xr
 from .calibration import calibration_constants, dn_table
 from .checks import platforms, require_bands, require_dtype, require_not_empty
 from .counts import median_of_counts, value_counts
-from .masking import class_values, in_classes, is_class
+from .kernels import class_table, count_above, difference_of_lookups
+from .masking import class_values
 from .products import VALID_CLASSES
 from .steps import time_steps
-from .tables import lookup
 
-#: Rows of a block converted at a time: the temporaries stay small and in cache.
-_SLAB_ROWS = 256
+#: Rows of the change map computed in one task: a whole tile's chunk is cut in five.
+_SLAB_ROWS = 1024
 
 
 def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES) -> xr.DataArray:
@@ -98,6 +102,15 @@ def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
     return abs(res.x * res.y) * factor * factor
 
 
+def _bright_rows(hh: np.ndarray, mask: np.ndarray, *, thresholds, keep, block_info=None) -> np.ndarray:
+    """Per (time, y) of a (time, y, x) block: kept pixels with a DN above that step's threshold."""
+    first = 0 if block_info is None else block_info[0]["array-location"][0][0]
+    out = np.empty((*hh.shape[:2], 1), dtype=np.int64)
+    for step in range(hh.shape[0]):
+        out[step, :, 0] = count_above(hh[step], thresholds[first + step], mask[step], keep)
+    return out
+
+
 def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLASSES) -> xr.DataArray:
     """Area (km²) per time step whose HH gamma-nought is above ``threshold_db`` among valid pixels.
 
@@ -105,29 +118,52 @@ def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLAS
     rock and fields in these mosaics. Lazy on dask until the sum is asked for.
     """
     require_bands(ds, ["hh", "mask"], "built_up_area")
+    require_dtype(ds["mask"], "uint8", "Load the mask band without resampling other than nearest.")
     constants = np.array(calibration_constants(ds))
     # HH above the threshold in dB means DN above this, per time step (no float conversion of pixels).
-    dn_threshold = xr.DataArray(10 ** ((threshold_db - constants) / 20), dims="time", coords={"time": ds.time})
-    bright = (ds.hh > dn_threshold) & in_classes(ds["mask"], classes)
-    # Count bright pixels per row (integers), then weigh each row by its pixels' area.
-    y, x = [d for d in ds.hh.dims if d != "time"]
-    area = (bright.sum(dim=x) * pixel_area_km2(ds)).sum(dim=y)
+    thresholds = 10 ** ((threshold_db - constants) / 20)
+    hh, mask = (ds[b] if "time" in ds[b].dims else ds[b].expand_dims("time") for b in ("hh", "mask"))
+    y, x = [d for d in hh.dims if d != "time"]
+    hh, mask = hh.transpose("time", y, x), mask.transpose("time", y, x)
+    keep = class_table(class_values(tuple(classes)))
+    # Count bright pixels per row (integers, one compiled pass), then weigh each row by its pixels' area.
+    if dask.is_dask_collection(hh.data) or dask.is_dask_collection(mask.data):
+        data = dsa.asarray(hh.data)
+        per_block = dsa.map_blocks(
+            _bright_rows,
+            data,
+            dsa.asarray(mask.data).rechunk(data.chunks),
+            thresholds=thresholds,
+            keep=keep,
+            chunks=(data.chunks[0], data.chunks[1], (1,) * len(data.chunks[2])),
+            dtype=np.int64,
+        )
+        rows = per_block.sum(axis=2)
+    else:
+        rows = _bright_rows(np.asarray(hh.data), np.asarray(mask.data), thresholds=thresholds, keep=keep)[..., 0]
+    coords = {name: c for name, c in hh.coords.items() if x not in c.dims}
+    bright = xr.DataArray(rows, dims=("time", y), coords=coords)
+    area = (bright * pixel_area_km2(ds)).sum(dim=[y])
     area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
     return area.rename("built_up_km2")
 
 
 def _change_block(dn_before, mask_before, dn_after, mask_after, *, keep, before, after) -> np.ndarray:
-    """dB after minus dB before for one 2-D block, a slab of rows at a time: the only
-    array allocated is the result (no float32 image per year)."""
-    out = np.empty(dn_before.shape, dtype=np.float32)
-    for start in range(0, out.shape[0], _SLAB_ROWS):
-        rows = slice(start, start + _SLAB_ROWS)
-        np.subtract(
-            lookup(dn_after[rows], is_class(mask_after[rows], keep), table=after),
-            lookup(dn_before[rows], is_class(mask_before[rows], keep), table=before),
-            out=out[rows],
-        )
-    return out
+    """dB after minus dB before for one 2-D block, in one compiled pass: the only array
+    allocated is the result (no float32 image per year)."""
+    return difference_of_lookups(dn_after, mask_after, dn_before, mask_before, keep, after, before)
+
+
+def _in_slabs(image: xr.DataArray) -> xr.DataArray:
+    """A lazy 2-D image with each chunk cut into slabs of at most _SLAB_ROWS rows (only cut, never merged)."""
+    if image.chunks is None:
+        return image
+    rows = [
+        n // math.ceil(n / _SLAB_ROWS) + (i < n % math.ceil(n / _SLAB_ROWS))
+        for n in image.chunks[0]
+        for i in range(math.ceil(n / _SLAB_ROWS))
+    ]
+    return image.chunk({image.dims[0]: tuple(rows)})
 
 
 def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
@@ -138,12 +174,13 @@ def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
     first, last = time_steps(ds, [before])[0], time_steps(ds, [after])[0]
     constants = calibration_constants(ds)
     tables = {"before": dn_table(constants[first], "db"), "after": dn_table(constants[last], "db")}
-    # One time step at a time keeps the load's chunks (no shuffle or rechunk of the two years).
-    steps = [ds[name].isel(time=step) for step in (first, last) for name in (band, "mask")]
+    # One time step at a time keeps the load's chunks (no shuffle or rechunk of the two years);
+    # chunks of many rows are cut in slabs (views, no copy) that the threads share.
+    steps = [_in_slabs(ds[name].isel(time=step)) for step in (first, last) for name in (band, "mask")]
     change = xr.apply_ufunc(
         _change_block,
         *steps,
-        kwargs={"keep": class_values(VALID_CLASSES), **tables},
+        kwargs={"keep": class_table(class_values(VALID_CLASSES)), **tables},
         dask="parallelized",
         output_dtypes=[np.float32],
     )

@@ -1,0 +1,123 @@
+"""Per-pixel loops compiled with numba: the counting that numpy can only do in several passes.
+
+Each loop makes one pass over a 2-D image and its mask, allocates nothing and
+releases the GIL, so the threads of a Dask worker run them side by side. numba
+caches the machine code beside this file, so a session compiles nothing after
+the first.
+
+Masked-out pixels count as DN 0 (no data), as everywhere in the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+
+#: Counts are spread over this many tables (by column), so that runs of one DN do
+#: not wait on the previous increment of the same counter; summed at the end.
+LANES = 4
+
+
+def class_table(values: tuple[int, ...]) -> np.ndarray:
+    """A 256-entry table of the uint8 mask DNs: 1 at ``values``, 0 elsewhere."""
+    table = np.zeros(256, dtype=np.uint8)
+    table[list(values)] = 1
+    return table
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_into(bands, lanes):  # pragma: no cover - compiled
+    rows, columns = bands[0].shape
+    for i in range(rows):
+        for j in range(columns):
+            for b in range(len(bands)):
+                lanes[b, j & (LANES - 1), bands[b][i, j]] += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_kept_into(bands, mask, keep, lanes):  # pragma: no cover - compiled
+    rows, columns = mask.shape
+    for i in range(rows):
+        for j in range(columns):
+            kept = keep[mask[i, j]]
+            for b in range(len(bands)):
+                lanes[b, j & (LANES - 1), bands[b][i, j] * kept] += 1
+
+
+def count_values(
+    bands: Sequence[np.ndarray], mask: np.ndarray | None = None, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """int64 counts (band, DN) of each DN of 2-D uint16 images of one shape, in one pass
+    over them; with ``mask`` and ``keep`` (a :func:`class_table`), pixels whose mask DN
+    is not kept count as 0."""
+    images = tuple(np.ascontiguousarray(b) for b in bands)  # one array type for the compiled loop
+    if not images or any(b.dtype != np.uint16 or b.ndim != 2 or b.shape != images[0].shape for b in images):
+        raise ValueError(
+            f"count_values takes 2-D uint16 images of one shape; got {[(b.dtype.name, b.shape) for b in images]}."
+        )
+    lanes = np.zeros((len(images), LANES, 2**16), dtype=np.int64)
+    if mask is None or keep is None:
+        _count_into(images, lanes)
+    else:
+        _require_mask(images[0], mask)
+        _count_kept_into(images, mask, keep, lanes)
+    return lanes.sum(axis=1)
+
+
+def _require_mask(values: np.ndarray, mask: np.ndarray) -> None:
+    if mask.dtype != np.uint8 or mask.shape != values.shape:
+        raise ValueError(f"The mask must be uint8 and {values.shape}; got {mask.dtype} {mask.shape}.")
+
+
+@numba.njit(nogil=True, cache=True)
+def _count_above_into(values, threshold, mask, keep, out):  # pragma: no cover - compiled
+    rows, columns = values.shape
+    for i in range(rows):
+        n = 0
+        for j in range(columns):
+            n += (values[i, j] > threshold) & keep[mask[i, j]]
+        out[i] = n
+
+
+def count_above(values: np.ndarray, threshold: float, mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Per row of a 2-D image, how many kept pixels hold a DN above ``threshold`` (int64)."""
+    _require_mask(values, mask)
+    out = np.empty(values.shape[0], dtype=np.int64)
+    _count_above_into(values, float(threshold), mask, keep, out)
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _difference_into(after, mask_after, before, mask_before, keep, after_table, before_table, out):  # pragma: no cover
+    rows, columns = after.shape
+    for i in range(rows):
+        for j in range(columns):
+            out[i, j] = (
+                after_table[after[i, j] * keep[mask_after[i, j]]] - before_table[before[i, j] * keep[mask_before[i, j]]]
+            )
+
+
+def difference_of_lookups(
+    after: np.ndarray,
+    mask_after: np.ndarray,
+    before: np.ndarray,
+    mask_before: np.ndarray,
+    keep: np.ndarray,
+    after_table: np.ndarray,
+    before_table: np.ndarray,
+) -> np.ndarray:
+    """``after_table[after] - before_table[before]`` for two 2-D uint16 images, each pixel
+    whose mask DN is not kept looked up as DN 0 (the tables' no-data answer)."""
+    for values, mask in ((after, mask_after), (before, mask_before)):
+        if values.dtype != np.uint16 or values.shape != after.shape:
+            raise ValueError(
+                f"difference_of_lookups takes uint16 images of one shape; got {values.dtype} {values.shape}."
+            )
+        _require_mask(values, mask)
+    if after_table.shape != (2**16,) or before_table.shape != (2**16,) or after_table.dtype != before_table.dtype:
+        raise ValueError("difference_of_lookups needs two 65,536-entry tables of one dtype.")
+    out = np.empty(after.shape, dtype=after_table.dtype)
+    _difference_into(after, mask_after, before, mask_before, keep, after_table, before_table, out)
+    return out
