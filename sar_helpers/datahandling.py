@@ -110,7 +110,7 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
     reproject = reproject_options(query.pop("output_crs", None), query.pop("resolution", None))
     ds = dc.load(datasets=datasets, measurements=measurements, **query, **reproject)
     if "dask_chunks" in query and not reproject and not READ_OPTIONS & query.keys():
-        bands = dc.index.products.get_by_name(product).lookup_measurements(list(map(str, ds.data_vars)))
+        bands = datasets[0].product.lookup_measurements(list(map(str, ds.data_vars)))  # no second query
         ds = decode_into_chunks(ds, datasets, bands)
     return add_platform(ds, datasets)
 
