@@ -10,14 +10,15 @@ Masked-out pixels count as DN 0 (no data), as everywhere in the package.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numba
 import numpy as np
 
-#: Counts are spread over this many tables (by column), so that runs of one DN do
-#: not wait on the previous increment of the same counter; summed at the end.
-LANES = 4
+#: Counts are spread over this many tables (by column), so that runs of one DN (no data,
+#: masked areas) do not wait on the previous increment of the same counter; summed at the end.
+LANES = 2
 
 
 def class_table(values: tuple[int, ...]) -> np.ndarray:
@@ -46,24 +47,64 @@ def _count_kept_into(bands, mask, keep, lanes):  # pragma: no cover - compiled
                 lanes[b, j & (LANES - 1), bands[b][i, j] * kept] += 1
 
 
+@numba.njit(nogil=True, cache=True)
+def _count_kept_above_into(bands, mask, keep, limit, lanes, above):  # pragma: no cover - compiled
+    rows, columns = mask.shape
+    for i in range(rows):
+        n = 0
+        for j in range(columns):
+            kept = keep[mask[i, j]]
+            first = bands[0][i, j]
+            n += (first > limit) & kept
+            lanes[0, j & (LANES - 1), first * kept] += 1
+            for b in range(1, len(bands)):
+                lanes[b, j & (LANES - 1), bands[b][i, j] * kept] += 1
+        above[i] = n
+
+
+def _images(bands: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The bands as C-contiguous 2-D uint16 images of one shape (one array type for the compiled loops)."""
+    images = tuple(np.ascontiguousarray(b) for b in bands)
+    if not images or any(b.dtype != np.uint16 or b.ndim != 2 or b.shape != images[0].shape for b in images):
+        raise ValueError(
+            f"count_values takes 2-D uint16 images of one shape; got {[(b.dtype.name, b.shape) for b in images]}."
+        )
+    return images
+
+
+def _lanes(images: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Zeroed count tables: uint32 (half the cache of int64) unless an image has too many pixels for them."""
+    dtype = np.uint32 if images[0].size < 2**32 else np.int64
+    return np.zeros((len(images), LANES, 2**16), dtype=dtype)
+
+
 def count_values(
     bands: Sequence[np.ndarray], mask: np.ndarray | None = None, keep: np.ndarray | None = None
 ) -> np.ndarray:
     """int64 counts (band, DN) of each DN of 2-D uint16 images of one shape, in one pass
     over them; with ``mask`` and ``keep`` (a :func:`class_table`), pixels whose mask DN
     is not kept count as 0."""
-    images = tuple(np.ascontiguousarray(b) for b in bands)  # one array type for the compiled loop
-    if not images or any(b.dtype != np.uint16 or b.ndim != 2 or b.shape != images[0].shape for b in images):
-        raise ValueError(
-            f"count_values takes 2-D uint16 images of one shape; got {[(b.dtype.name, b.shape) for b in images]}."
-        )
-    lanes = np.zeros((len(images), LANES, 2**16), dtype=np.int64)
+    images = _images(bands)
+    lanes = _lanes(images)
     if mask is None or keep is None:
         _count_into(images, lanes)
     else:
         _require_mask(images[0], mask)
         _count_kept_into(images, mask, keep, lanes)
-    return lanes.sum(axis=1)
+    return lanes.sum(axis=1, dtype=np.int64)
+
+
+def count_values_and_above(
+    bands: Sequence[np.ndarray], mask: np.ndarray, keep: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count_values(bands, mask, keep)`` and ``count_above(bands[0], threshold, mask, keep)``
+    from one pass over the pixels."""
+    images = _images(bands)
+    _require_mask(images[0], mask)
+    lanes = _lanes(images)
+    above = np.empty(images[0].shape[0], dtype=np.int64)
+    _count_kept_above_into(images, mask, keep, _limit(threshold), lanes, above)
+    return lanes.sum(axis=1, dtype=np.int64), above
 
 
 def _require_mask(values: np.ndarray, mask: np.ndarray) -> None:
@@ -71,21 +112,29 @@ def _require_mask(values: np.ndarray, mask: np.ndarray) -> None:
         raise ValueError(f"The mask must be uint8 and {values.shape}; got {mask.dtype} {mask.shape}.")
 
 
+def _limit(threshold: float) -> np.integer:
+    """The integer a uint16 DN must exceed to be above ``threshold``: its integer part (no float
+    per pixel); below 0 every DN is above, which needs a signed limit."""
+    if math.isnan(threshold):
+        raise ValueError("A DN threshold must be a number; got NaN.")
+    return np.int64(-1) if threshold < 0 else np.uint16(math.floor(min(threshold, 65535.0)))
+
+
 @numba.njit(nogil=True, cache=True)
-def _count_above_into(values, threshold, mask, keep, out):  # pragma: no cover - compiled
+def _count_above_into(values, limit, mask, keep, out):  # pragma: no cover - compiled
     rows, columns = values.shape
     for i in range(rows):
         n = 0
         for j in range(columns):
-            n += (values[i, j] > threshold) & keep[mask[i, j]]
+            n += (values[i, j] > limit) & keep[mask[i, j]]
         out[i] = n
 
 
 def count_above(values: np.ndarray, threshold: float, mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Per row of a 2-D image, how many kept pixels hold a DN above ``threshold`` (int64)."""
+    """Per row of a 2-D uint16 image, how many kept pixels hold a DN above ``threshold`` (int64)."""
     _require_mask(values, mask)
     out = np.empty(values.shape[0], dtype=np.int64)
-    _count_above_into(values, float(threshold), mask, keep, out)
+    _count_above_into(values, _limit(threshold), mask, keep, out)
     return out
 
 

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from sar_helpers.calibration import dn_table
-from sar_helpers.kernels import class_table, count_above, count_values, difference_of_lookups
+from sar_helpers.kernels import (
+    _lanes,
+    class_table,
+    count_above,
+    count_values,
+    count_values_and_above,
+    difference_of_lookups,
+)
 from sar_helpers.masking import is_class
 from sar_helpers.tables import lookup
 
@@ -45,11 +52,31 @@ def test_counts_of_strided_views():
     np.testing.assert_array_equal(count_values([values.T])[0], np.bincount(values.ravel(), minlength=2**16))
 
 
-@pytest.mark.parametrize("threshold", [-1.0, 0.0, 7.0, 7.5, 30000.25, 65535.0])
+@pytest.mark.parametrize(
+    "threshold", [-np.inf, -1.5, -1.0, -0.5, 0.0, 0.5, 7.0, 7.5, 30000.25, 65534.9, 65535.0, 1e300, np.inf]
+)
 def test_count_above_equals_numpy(threshold):
     values, mask = images()
     expected = ((values > threshold) & np.isin(mask, [50, 255])).sum(axis=1)
     np.testing.assert_array_equal(count_above(values, threshold, mask, KEEP), expected)
+
+
+@pytest.mark.parametrize("threshold", [-1.0, 7.0, 30000.25, 70000.0])
+def test_counts_and_rows_above_in_one_pass_equal_each_alone(threshold):
+    values, mask = images(3)
+    other = values[::-1].copy()
+    mask[5:9] = 0  # long runs of one counted DN (masked: 0)
+    counts, above = count_values_and_above([values[:, 1:], other[:, 1:]], mask[:, 1:], KEEP, threshold)
+    np.testing.assert_array_equal(counts, count_values([values[:, 1:], other[:, 1:]], mask[:, 1:], KEEP))
+    np.testing.assert_array_equal(above, count_above(values[:, 1:], threshold, mask[:, 1:], KEEP))
+    assert counts.dtype == above.dtype == np.int64
+
+
+def test_count_tables_widen_where_an_image_could_overflow_them():
+    """uint32 tables count up to 4,294,967,295 pixels; an image with more gets int64 ones."""
+    assert _lanes((np.zeros((4500, 4500), dtype=np.uint16),)).dtype == np.uint32
+    huge = np.broadcast_to(np.zeros(1, dtype=np.uint16), (2**16, 2**16))  # 2**32 pixels, no memory
+    assert _lanes((huge,)).dtype == np.int64
 
 
 def test_difference_of_lookups_equals_two_numpy_lookups_to_the_bit():
@@ -100,6 +127,8 @@ def test_bad_input_is_named():
         count_values([values], mask.astype(np.uint16), KEEP)
     with pytest.raises(ValueError, match="mask must be uint8"):
         count_above(values, 1.0, mask[:-1], KEEP)
+    with pytest.raises(ValueError, match="NaN"):
+        count_above(values, float("nan"), mask, KEEP)
     table = dn_table(-83.0, "db")
     with pytest.raises(ValueError, match="uint16 images of one shape"):
         difference_of_lookups(values, mask, values[:-1], mask[:-1], KEEP, table, table)
