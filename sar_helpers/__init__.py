@@ -35,6 +35,7 @@ _EXPORTS = {
     "display_map": "maps",
     "backscatter_histograms": "statistics",
     "built_up_area": "statistics",
+    "histograms_and_built_up_area": "statistics",
     "change_map": "statistics",
     "yearly_backscatter": "statistics",
     "check_chunks": "cluster",

@@ -9,24 +9,23 @@ so the same code runs on a laptop or a cluster.
 
 from __future__ import annotations
 
-import math
+from functools import partial
 
 import dask
 import dask.array as dsa
 import numpy as np
 import odc.geo.xr  # noqa: F401  (the .odc accessor pixel_area_km2 reads the CRS with)
 import xarray as xr
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from .calibration import calibration_constants, dn_table
 from .checks import platforms, require_bands, require_dtype, require_not_empty
-from .counts import median_of_counts, value_counts
-from .kernels import class_table, count_above, difference_of_lookups
+from .counts import BINS, median_of_counts, value_counts
+from .kernels import class_table, count_above, count_values_and_above, difference_of_lookups
 from .masking import class_values
 from .products import VALID_CLASSES
 from .steps import time_steps
-
-#: Rows of the change map computed in one task: a whole tile's chunk is cut in five.
-_SLAB_ROWS = 1024
 
 
 def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES) -> xr.DataArray:
@@ -102,68 +101,118 @@ def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
     return abs(res.x * res.y) * factor * factor
 
 
-def _bright_rows(hh: np.ndarray, mask: np.ndarray, *, thresholds, keep, block_info=None) -> np.ndarray:
-    """Per (time, y) of a (time, y, x) block: kept pixels with a DN above that step's threshold."""
-    first = 0 if block_info is None else block_info[0]["array-location"][0][0]
-    out = np.empty((*hh.shape[:2], 1), dtype=np.int64)
-    for step in range(hh.shape[0]):
-        out[step, :, 0] = count_above(hh[step], thresholds[first + step], mask[step], keep)
+def _block_summary(mask, *bands, keep, thresholds, histograms, total_rows, block_info=None) -> np.ndarray:
+    """One (time, y, x) block's counts, per time step: the DN counts of each band if
+    ``histograms``, then for every row of the load its kept pixels whose first band is above
+    that step's threshold (this block's rows; 0 for the others). int64 (time, 1, 1, counts + rows)."""
+    (first, _), (top, bottom) = (
+        ((0, 0), (0, mask.shape[1])) if block_info is None else block_info[0]["array-location"][:2]
+    )
+    width = len(bands) * BINS if histograms else 0
+    out = np.zeros((mask.shape[0], 1, 1, width + total_rows), dtype=np.int64)
+    for step in range(mask.shape[0]):
+        images, threshold = [band[step] for band in bands], thresholds[first + step]
+        if histograms:
+            counts, rows = count_values_and_above(images, mask[step], keep, threshold)
+            out[step, 0, 0, :width] = counts.ravel()
+        else:
+            rows = count_above(images[0], threshold, mask[step], keep)
+        out[step, 0, 0, width + top : width + bottom] = rows
     return out
+
+
+def _counts_and_area(ds: xr.Dataset, threshold_db: float, classes, histograms: bool, purpose: str):
+    """(the DN counts of hh and hv as :func:`backscatter_histograms` makes them, or None
+    without ``histograms``; the area with HH above ``threshold_db``), from one task per chunk."""
+    require_not_empty(ds)
+    require_bands(ds, ["hh", "mask"], purpose)
+    require_dtype(ds["mask"], "uint8", "Load the mask band without resampling other than nearest.")
+    names = [b for b in ("hh", "hv") if b in ds.data_vars] if histograms else ["hh"]
+    for name in names:
+        require_dtype(ds[name], "uint16")
+    constants = np.array(calibration_constants(ds))
+    # HH above the threshold in dB means DN above this, per time step (no float conversion of pixels).
+    thresholds = 10 ** ((threshold_db - constants) / 20)
+    arrays = [ds[b] if "time" in ds[b].dims else ds[b].expand_dims("time") for b in ("mask", *names)]
+    y, x = [d for d in arrays[1].dims if d != "time"]
+    arrays = [a.transpose("time", y, x) for a in arrays]
+    width, rows = (len(names) * BINS if histograms else 0), arrays[1].sizes[y]
+    keep = class_table(class_values(tuple(classes)))
+    options = dict(keep=keep, thresholds=thresholds, histograms=histograms, total_rows=rows)
+    row_area = np.broadcast_to(np.asarray(pixel_area_km2(ds), dtype=np.float64), (rows,))
+    if any(dask.is_dask_collection(a.data) for a in arrays):
+        hh = dsa.asarray(arrays[1].data)
+        data = [dsa.asarray(a.data).rechunk(hh.chunks) for a in arrays]
+        chunks = (hh.chunks[0], (1,) * len(hh.chunks[1]), (1,) * len(hh.chunks[2]), (width + hh.shape[1],))
+        per_block = dsa.map_blocks(_block_summary, *data, **options, new_axis=[3], chunks=chunks, dtype=np.int64)
+        summary = per_block.sum(axis=(1, 2))
+        area_data = dsa.blockwise(
+            _area_of_rows, "t", summary, "tw", width=width, row_area=row_area, concatenate=True, dtype=np.float64
+        )
+        bands = {"b": len(names), "d": BINS}
+        counts = (
+            dsa.blockwise(
+                _split_counts, "btd", summary, "tw", width=width, new_axes=bands, concatenate=True, dtype=np.int64
+            )
+            if histograms
+            else None
+        )
+    else:
+        summary = _block_summary(*(np.asarray(a.data) for a in arrays), **options)[:, 0, 0]
+        area_data = _area_of_rows(summary, width=width, row_area=row_area)
+        counts = _split_counts(summary, len(names) * BINS) if histograms else None
+    coords = {name: c for name, c in arrays[1].coords.items() if x not in c.dims and y not in c.dims}
+    area = xr.DataArray(area_data, dims=("time",), coords=coords, name="built_up_km2")
+    area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
+    if counts is None:
+        return None, area
+    time = {"time": arrays[1]["time"].values} if "time" in arrays[1].coords else {}
+    return xr.DataArray(counts, dims=("band", "time", "dn"), coords={"band": names, **time}, name="counts"), area
+
+
+def _area_of_rows(summary: np.ndarray, *, width: int, row_area: np.ndarray) -> np.ndarray:
+    """Per time step of a (time, counts + rows) summary: its bright pixels per row, each row
+    weighed by the area of its pixels."""
+    return np.sum(summary[:, width:] * row_area, axis=1)
+
+
+def _split_counts(summary: np.ndarray, width: int) -> np.ndarray:
+    """The DN counts (band, time, dn) in the first ``width`` values of a (time, counts + rows) summary."""
+    return summary[:, :width].reshape(summary.shape[0], width // BINS, BINS).transpose(1, 0, 2)
 
 
 def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLASSES) -> xr.DataArray:
     """Area (km²) per time step whose HH gamma-nought is above ``threshold_db`` among valid pixels.
 
     Built-up land is the brightest L-band HH return; -8 dB separates it from sand,
-    rock and fields in these mosaics. Lazy on dask until the sum is asked for.
+    rock and fields in these mosaics. Lazy on dask (one task per chunk) until the sum is
+    asked for; :func:`histograms_and_built_up_area` makes it in the histograms' pass.
     """
-    require_bands(ds, ["hh", "mask"], "built_up_area")
-    require_dtype(ds["mask"], "uint8", "Load the mask band without resampling other than nearest.")
-    constants = np.array(calibration_constants(ds))
-    # HH above the threshold in dB means DN above this, per time step (no float conversion of pixels).
-    thresholds = 10 ** ((threshold_db - constants) / 20)
-    hh, mask = (ds[b] if "time" in ds[b].dims else ds[b].expand_dims("time") for b in ("hh", "mask"))
-    y, x = [d for d in hh.dims if d != "time"]
-    hh, mask = hh.transpose("time", y, x), mask.transpose("time", y, x)
-    keep = class_table(class_values(tuple(classes)))
-    # Count bright pixels per row (integers, one compiled pass), then weigh each row by its pixels' area.
-    if dask.is_dask_collection(hh.data) or dask.is_dask_collection(mask.data):
-        data = dsa.asarray(hh.data)
-        per_block = dsa.map_blocks(
-            _bright_rows,
-            data,
-            dsa.asarray(mask.data).rechunk(data.chunks),
-            thresholds=thresholds,
-            keep=keep,
-            chunks=(data.chunks[0], data.chunks[1], (1,) * len(data.chunks[2])),
-            dtype=np.int64,
-        )
-        rows = per_block.sum(axis=2)
-    else:
-        rows = _bright_rows(np.asarray(hh.data), np.asarray(mask.data), thresholds=thresholds, keep=keep)[..., 0]
-    coords = {name: c for name, c in hh.coords.items() if x not in c.dims}
-    bright = xr.DataArray(rows, dims=("time", y), coords=coords)
-    area = (bright * pixel_area_km2(ds)).sum(dim=[y])
-    area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
-    return area.rename("built_up_km2")
+    return _counts_and_area(ds, threshold_db, classes, False, "built_up_area")[1]
 
 
-def _change_block(dn_before, mask_before, dn_after, mask_after, *, keep, before, after) -> np.ndarray:
-    """dB after minus dB before for one 2-D block, in one compiled pass: the only array
-    allocated is the result (no float32 image per year)."""
-    return difference_of_lookups(dn_after, mask_after, dn_before, mask_before, keep, after, before)
+def histograms_and_built_up_area(
+    ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLASSES
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """``(backscatter_histograms(ds, classes), built_up_area(ds, threshold_db, classes))`` from one
+    pass over the pixels: on dask, one task per chunk counts the DNs and the bright pixels together."""
+    histograms, area = _counts_and_area(ds, threshold_db, classes, True, "histograms_and_built_up_area")
+    assert histograms is not None
+    return histograms, area
 
 
-def _in_slabs(image: xr.DataArray) -> xr.DataArray:
-    """A lazy 2-D image with each chunk cut into slabs of at most _SLAB_ROWS rows (only cut, never merged)."""
-    if image.chunks is None:
-        return image
-    rows = [
-        n // math.ceil(n / _SLAB_ROWS) + (i < n % math.ceil(n / _SLAB_ROWS))
-        for n in image.chunks[0]
-        for i in range(math.ceil(n / _SLAB_ROWS))
-    ]
-    return image.chunk({image.dims[0]: tuple(rows)})
+def _change_block(dn_before, mask_before, dn_after, mask_after, *, at, keep, before, after) -> np.ndarray:
+    """dB after minus dB before for one (y, x) block, from the (time, y, x) blocks that hold the
+    two steps at positions ``at``; one compiled pass, the only array allocated is the result."""
+    i, j = at
+    return difference_of_lookups(dn_after[j], mask_after[j], dn_before[i], mask_before[i], keep, after, before)
+
+
+def _block_of(chunks: tuple[int, ...], position: int) -> tuple[int, int]:
+    """(the block along an axis chunked ``chunks`` that holds ``position``, the position in it)."""
+    starts = np.cumsum((0, *chunks))
+    block = int(np.searchsorted(starts, position, side="right")) - 1
+    return block, position - int(starts[block])
 
 
 def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
@@ -173,18 +222,35 @@ def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
     require_dtype(ds["mask"], "uint8", "Load the mask band without resampling other than nearest.")
     first, last = time_steps(ds, [before])[0], time_steps(ds, [after])[0]
     constants = calibration_constants(ds)
-    tables = {"before": dn_table(constants[first], "db"), "after": dn_table(constants[last], "db")}
-    # One time step at a time keeps the load's chunks (no shuffle or rechunk of the two years);
-    # chunks of many rows are cut in slabs (views, no copy) that the threads share.
-    steps = [_in_slabs(ds[name].isel(time=step)) for step in (first, last) for name in (band, "mask")]
-    change = xr.apply_ufunc(
-        _change_block,
-        *steps,
-        kwargs={"keep": class_table(class_values(VALID_CLASSES)), **tables},
-        dask="parallelized",
-        output_dtypes=[np.float32],
-    )
-    change.attrs = {"units": "dB", "long_name": f"change of {band.upper()} from {before} to {after}"}
-    return change.drop_vars(["time", "platform", "instrument", "launchdate"], errors="ignore").rename(
-        f"{band}_change_db"
-    )
+    values, mask = ds[band], ds["mask"]
+    y, x = [d for d in values.dims if d != "time"]
+    values, mask = values.transpose("time", y, x), mask.transpose("time", y, x)
+    options = {
+        "keep": class_table(class_values(VALID_CLASSES)),
+        "before": dn_table(constants[first], "db"),
+        "after": dn_table(constants[last], "db"),
+    }
+    change_data: dsa.Array | np.ndarray
+    if dask.is_dask_collection(values.data) or dask.is_dask_collection(mask.data):
+        # Each task takes the two years' blocks straight from the load (no slicing task between),
+        # so the scheduler runs it as soon as both are read, not after every other ready task.
+        data = dsa.asarray(values.data)
+        masks = dsa.asarray(mask.data).rechunk(data.chunks)
+        (block_before, i), (block_after, j) = _block_of(data.chunks[0], first), _block_of(data.chunks[0], last)
+        task = partial(_change_block, at=(i, j), **options)
+        key = f"change-map-{tokenize(data.name, masks.name, first, last, options)}"
+        graph: dict = {
+            (key, iy, ix): (
+                task,
+                *((array.name, block, iy, ix) for block in (block_before, block_after) for array in (data, masks)),
+            )
+            for iy, ix in np.ndindex(*data.numblocks[1:])
+        }
+        layer = HighLevelGraph.from_collections(key, graph, dependencies=[data, masks])
+        change_data = dsa.Array(layer, key, chunks=data.chunks[1:], dtype=np.float32)
+    else:
+        data, masks = np.asarray(values.data), np.asarray(mask.data)
+        change_data = _change_block(data, masks, data, masks, at=(first, last), **options)
+    coords = {name: c for name, c in values.coords.items() if set(c.dims) <= {y, x}}
+    attrs = {"units": "dB", "long_name": f"change of {band.upper()} from {before} to {after}"}
+    return xr.DataArray(change_data, dims=(y, x), coords=coords, attrs=attrs, name=f"{band}_change_db")

@@ -1,7 +1,10 @@
 """Whole-mosaic statistics on small synthetic arrays: exact against plain numpy, lazy as eager."""
 
+import dask
 import numpy as np
 import pytest
+import xarray as xr
+from dask.core import flatten, get_dependencies
 
 import sar_helpers as sar
 from sar_helpers.statistics import pixel_area_km2
@@ -57,6 +60,29 @@ def test_built_up_area_counts_bright_valid_pixels_by_their_true_area():
     assert area.attrs["units"] == "km2"
 
 
+@pytest.mark.parametrize(
+    "chunks", [None, {"time": 1, "latitude": 2, "longitude": 3}, {"time": 2, "latitude": 4, "longitude": -1}]
+)
+def test_histograms_and_built_up_area_in_one_pass_equal_each_alone(chunks):
+    """The fused pass gives, to the bit, what backscatter_histograms and built_up_area give
+    alone, eager and on any chunking (time chunks of several steps included)."""
+    ds = scene() if chunks is None else scene().chunk(chunks)
+    histograms, area = sar.histograms_and_built_up_area(ds, -20.0)
+    assert dask.is_dask_collection(histograms.data) == dask.is_dask_collection(area.data) == (chunks is not None)
+    xr.testing.assert_identical(histograms.compute(), sar.backscatter_histograms(scene()))
+    xr.testing.assert_identical(area.compute(), sar.built_up_area(ds, -20.0).compute())
+    xr.testing.assert_allclose(area.compute(), sar.built_up_area(scene(), -20.0), rtol=1e-12)
+
+
+def test_histograms_and_built_up_area_on_hh_alone_and_without_hh():
+    ds = scene().drop_vars("hv")
+    histograms, area = sar.histograms_and_built_up_area(ds)
+    assert list(histograms.band.values) == ["hh"]
+    xr.testing.assert_identical(area, sar.built_up_area(ds))
+    with pytest.raises(ValueError, match="histograms_and_built_up_area needs the band"):
+        sar.histograms_and_built_up_area(scene().drop_vars("hh"))
+
+
 def test_pixel_areas_shrink_towards_the_poles():
     area = pixel_area_km2(scene())
     assert area.dims == ("latitude",) and float(area[0]) == pytest.approx(0.0247 * 0.0213, rel=0.05)
@@ -70,6 +96,25 @@ def test_change_map_is_after_minus_before_in_db_and_masked():
     np.testing.assert_array_equal(change.values, (db.isel(time=2) - db.isel(time=0)).values)
     assert change.dims == ("latitude", "longitude") and change.name == "hh_change_db"
     assert np.isnan(change.values[(MASK[0] != 255) | (MASK[2] != 255)]).all()
+
+
+def test_change_map_from_time_chunks_of_several_steps():
+    ds = scene()
+    for chunks in ({"time": 2, "latitude": 4, "longitude": 2}, {"time": -1, "latitude": 3, "longitude": -1}):
+        assert_lazy_matches_eager(lambda d: sar.change_map(d, 2, 1), ds, chunks)
+
+
+def test_change_map_tasks_take_the_loaded_chunks_directly():
+    """No slicing task between the load and the change map: the scheduler can then run each
+    change task as soon as its two years are read (the keys it depends on are the load's)."""
+    ds = scene().chunk({"time": 1, "latitude": 3, "longitude": 5})
+    change = sar.change_map(ds, 0, 2).data
+    graph = dict(change.__dask_graph__())
+    loaded = {ds.hh.data.name, ds["mask"].data.name}
+    keys = list(flatten(change.__dask_keys__()))
+    assert len(keys) == 2
+    for key in keys:
+        assert {dependency[0] for dependency in get_dependencies(graph, key)} == loaded
 
 
 def test_change_map_names_what_is_missing():
