@@ -118,9 +118,9 @@ def decode_into_chunks(ds: xr.Dataset, datasets: Sequence, measurements: Mapping
     steps = Datacube.group_datasets(datasets, "time")
     if geobox is None or "time" not in ds.dims or not np.array_equal(steps.time.values, ds.time.values):
         return ds
-    tokens = {f"sar-dataset-{dataset.id.hex}": dataset for dataset in datasets}  # Dataset.id is slow: once each
-    extents = {token: dataset.extent for token, dataset in tokens.items()}
-    groups = [[f"sar-dataset-{dataset.id.hex}" for dataset in group] for group in steps.values]
+    extents = [dataset.extent for dataset in datasets]
+    position = {id(dataset): i for i, dataset in enumerate(datasets)}
+    groups = [[position[id(dataset)] for dataset in group] for group in steps.values]
     plans: dict = {}  # per chunking of the grid: the tiles, and each step's datasets per tile
     replaced = {}
     for name, band in ds.data_vars.items():
@@ -134,25 +134,31 @@ def decode_into_chunks(ds: xr.Dataset, datasets: Sequence, measurements: Mapping
         if tiles is None:
             continue
         key = f"sar-read-{name}-{tokenize(band.data.name, measurement.name)}"
-        graph: dict = dict(tokens)
-        for step, by_tile in enumerate(per_step):
-            for iy, ix in np.ndindex(*tiles.shape.yx):
-                graph[(key, step, iy, ix)] = (read_chunk, by_tile.get((iy, ix), []), tiles[iy, ix], measurement)
+        graph: dict = {
+            (key, step, iy, ix): (
+                read_chunk,
+                [datasets[i] for i in by_tile.get((iy, ix), [])],
+                tiles[iy, ix],
+                measurement,
+            )
+            for step, by_tile in enumerate(per_step)
+            for iy, ix in np.ndindex(*tiles.shape.yx)
+        }
         data = dsa.Array(HighLevelGraph.from_collections(key, graph), key, chunks=chunks, dtype=band.dtype)
         replaced[name] = band.copy(data=data)
     return ds.assign(replaced)
 
 
-def _plan(geobox: GeoBox, chunks: tuple, groups: list[list[str]], extents: dict) -> tuple:
-    """(the chunks' geoboxes, for each time step the dataset tokens per chunk), or (None, None)."""
+def _plan(geobox: GeoBox, chunks: tuple, groups: list[list[int]], extents: list) -> tuple:
+    """(the chunks' geoboxes, for each time step the positions of its datasets per chunk), or (None, None)."""
     tiles = _grid_tiles(geobox, chunks)
     if tiles is None:
         return None, None
     per_step = []
     for group in groups:
-        by_tile: dict[tuple[int, int], list[str]] = {}
-        for token in group:
-            for tile in tiles.tiles(extents[token]):
-                by_tile.setdefault(tile, []).append(token)
+        by_tile: dict[tuple[int, int], list[int]] = {}
+        for i in group:
+            for tile in tiles.tiles(extents[i]):
+                by_tile.setdefault(tile, []).append(i)
         per_step.append(by_tile)
     return tiles, per_step
