@@ -67,7 +67,7 @@ def _images(bands: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
     images = tuple(np.ascontiguousarray(b) for b in bands)
     if not images or any(b.dtype != np.uint16 or b.ndim != 2 or b.shape != images[0].shape for b in images):
         raise ValueError(
-            f"count_values takes 2-D uint16 images of one shape; got {[(b.dtype.name, b.shape) for b in images]}."
+            f"The counted bands must be 2-D uint16 images of one shape; got {[(b.dtype.name, b.shape) for b in images]}."
         )
     return images
 

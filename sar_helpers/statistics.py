@@ -149,10 +149,10 @@ def _counts_and_area(ds: xr.Dataset, threshold_db: float, classes, histograms: b
         area_data = dsa.blockwise(
             _area_of_rows, "t", summary, "tw", width=width, row_area=row_area, concatenate=True, dtype=np.float64
         )
-        bands = {"b": len(names), "d": BINS}
+        new_axes = {"b": len(names), "d": BINS}
         counts = (
             dsa.blockwise(
-                _split_counts, "btd", summary, "tw", width=width, new_axes=bands, concatenate=True, dtype=np.int64
+                _split_counts, "btd", summary, "tw", width=width, new_axes=new_axes, concatenate=True, dtype=np.int64
             )
             if histograms
             else None
@@ -160,7 +160,7 @@ def _counts_and_area(ds: xr.Dataset, threshold_db: float, classes, histograms: b
     else:
         summary = _block_summary(*(np.asarray(a.data) for a in arrays), **options)[:, 0, 0]
         area_data = _area_of_rows(summary, width=width, row_area=row_area)
-        counts = _split_counts(summary, len(names) * BINS) if histograms else None
+        counts = _split_counts(summary, width) if histograms else None
     coords = {name: c for name, c in arrays[1].coords.items() if x not in c.dims and y not in c.dims}
     area = xr.DataArray(area_data, dims=("time",), coords=coords, name="built_up_km2")
     area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
