@@ -42,11 +42,13 @@ browser:
 		elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-# Static checks: ruff (lint and format, the notebooks included) and mypy on the package.
+# Static checks: ruff (lint and format, the notebooks included), mypy on the package, and the
+# package's layers (import-linter's contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint setup browser
 	$(BIN)/python -m pytest

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import sar_helpers as sar
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.testcube.cube import TestCube
 
 QUERY = dict(x=(31.90, 32.10), y=(30.37, 30.55), time=("2007", "2022"))
 

@@ -108,7 +108,7 @@ def warm_session(config: str):
     import datacube
 
     import sar_helpers as sar
-    from sar_helpers import kernels
+    from sar_helpers.analysis import kernels
 
     client = sar.get_client()
     datacube.Datacube(config=config).close()
@@ -312,7 +312,7 @@ def slope(sizes, values) -> float:
 
 
 def main() -> None:
-    from sar_helpers.testcube.cube import TestCube
+    from sar_helpers.cubes.testcube.cube import TestCube
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--tile-dir", default="/tmp/sar-tile-cube")

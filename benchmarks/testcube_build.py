@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.testcube.cube import TestCube
 
 
 def timed(command: list[str]) -> float:
@@ -29,7 +29,7 @@ def folder_mib(folder: Path) -> float:
 
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="sarcube-bench-"))
-    up = [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--quiet", "--dir", str(folder)]
+    up = [sys.executable, "-m", "sar_helpers", "testcube", "up", "--quiet", "--dir", str(folder)]
     try:
         first = timed(up)
         second = timed(up)

@@ -1,11 +1,17 @@
 """Helpers for JAXA's ALOS/ALOS-2 PALSAR and JERS-1 annual mosaics on the Open Data Cube.
 
-One module per concern: ``products`` (facts), ``datahandling`` (loading with metadata),
-``masking``, ``calibration``, ``temporal`` (observation dates), ``plotting``, ``maps``,
-``statistics`` and ``cluster`` (large loads on Dask), ``cog``, ``errors`` (failures in one
-sentence), ``reports``, ``jupyter``, ``localcube``, ``testcube`` (the local test datacube)
-and ``realcube`` (real mosaics indexed from a STAC API). The names most notebooks need are here,
-imported on first use so that the command line does not pay for matplotlib or folium.
+Layers, each importing only those below it (a contract that ``make lint`` checks):
+
+- ``tools``: the command line, papermill reports, the Jupyter kernel extension, the Dask client;
+- ``cubes``: what serves mosaics to a datacube (the local test cube, the real-data cube);
+  ``display``: RGB composites, histograms, date maps, folium maps;
+- ``analysis``: masks, calibration, observation dates, statistics, the compiled counting loops;
+  ``loading``: finding and loading mosaics, reading chunks, writing COGs;
+- ``checks``: what every input must be (bands, dtypes, which satellite made each time step);
+- ``products`` (facts about the mosaics) and ``errors`` (failures in one sentence).
+
+The names notebooks use are here, imported on first use so that the command line does not pay
+for matplotlib or folium.
 """
 
 from __future__ import annotations
@@ -15,33 +21,33 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "add_platform": "datahandling",
-    "reproject_options": "datahandling",
-    "load_mosaics": "datahandling",
+    "add_platform": "loading.datahandling",
+    "reproject_options": "loading.datahandling",
+    "load_mosaics": "loading.datahandling",
     "platforms": "checks",
-    "valid_mask": "masking",
-    "db_to_dn": "calibration",
-    "hv_hh_ratio": "calibration",
-    "power_to_db": "calibration",
-    "to_db": "calibration",
-    "to_power": "calibration",
-    "observation_date_map": "temporal",
-    "observation_dates": "temporal",
-    "relabel_time": "temporal",
-    "histograms": "plotting",
-    "plot_observation_dates": "plotting",
-    "rgb": "plotting",
-    "spread_steps": "steps",
-    "display_map": "maps",
-    "backscatter_histograms": "statistics",
-    "built_up_area": "statistics",
-    "histograms_and_built_up_area": "statistics",
-    "change_map": "statistics",
-    "yearly_backscatter": "statistics",
-    "check_chunks": "cluster",
-    "get_client": "cluster",
-    "release": "cluster",
-    "write_cog": "cog",
+    "valid_mask": "analysis.masking",
+    "db_to_dn": "analysis.calibration",
+    "hv_hh_ratio": "analysis.calibration",
+    "power_to_db": "analysis.calibration",
+    "to_db": "analysis.calibration",
+    "to_power": "analysis.calibration",
+    "observation_date_map": "analysis.temporal",
+    "observation_dates": "analysis.temporal",
+    "relabel_time": "analysis.temporal",
+    "histograms": "display.plotting",
+    "plot_observation_dates": "display.plotting",
+    "rgb": "display.plotting",
+    "spread_steps": "analysis.steps",
+    "display_map": "display.maps",
+    "backscatter_histograms": "analysis.statistics",
+    "built_up_area": "analysis.statistics",
+    "histograms_and_built_up_area": "analysis.statistics",
+    "change_map": "analysis.statistics",
+    "yearly_backscatter": "analysis.statistics",
+    "check_chunks": "tools.cluster",
+    "get_client": "tools.cluster",
+    "release": "tools.cluster",
+    "write_cog": "loading.cog",
     "DatabaseUnavailable": "errors",
 }
 __all__ = sorted(_EXPORTS)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sar_helpers.localcube.server import EmbeddedServer, server_folder
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.localcube.server import EmbeddedServer, server_folder
+from sar_helpers.cubes.testcube.cube import TestCube
 
 from helpers import REPO, TUTORIAL_QUERY
 

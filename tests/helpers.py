@@ -49,7 +49,7 @@ def run_cli(*args: str, obey_permissions: bool = False, timeout: float = 300) ->
     """Run `sar-helpers ARGS` in a new process; ``obey_permissions`` matters only to root."""
     prefix = _NO_DAC_OVERRIDE if obey_permissions and os.geteuid() == 0 else []
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "sar_helpers.cli", *args],
+        [*prefix, sys.executable, "-m", "sar_helpers", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

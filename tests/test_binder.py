@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.testcube.cube import TestCube
 
 from helpers import REPO
 

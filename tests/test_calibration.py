@@ -140,7 +140,7 @@ def test_bad_input_is_named(tutorial, make, message):
 
 
 def test_dn_table_knows_two_quantities_only():
-    from sar_helpers.calibration import dn_table
+    from sar_helpers.analysis.calibration import dn_table
 
     assert dn_table(-83.0, "db")[1] == np.float32(-83.0)
     with pytest.raises(ValueError, match="quantity must be 'db' or 'power', not 'dB'"):

@@ -13,8 +13,8 @@ import pytest
 import xarray as xr
 
 import sar_helpers as sar
-from sar_helpers.cluster import ClusterError
-from sar_helpers.counts import value_counts
+from sar_helpers.analysis.counts import value_counts
+from sar_helpers.tools.cluster import ClusterError
 
 #: A scheduler and two worker processes, most tests against the cube's tutorial load.
 pytestmark = pytest.mark.cube

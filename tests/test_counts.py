@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sar_helpers.counts import BINS, median_of_counts, value_counts
+from sar_helpers.analysis.counts import BINS, median_of_counts, value_counts
 
 from helpers import assert_lazy_matches_eager, synthetic
 

@@ -60,7 +60,7 @@ def lab(cube, tmp_path):
     log = (tmp_path / "lab.log").open("w")
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"), "JUPYTER_TOKEN": token}
     server = subprocess.Popen(
-        [sys.executable, "-m", "sar_helpers.cli", "lab", "--notebook-dir", str(folder), "--port", str(port)],
+        [sys.executable, "-m", "sar_helpers", "lab", "--notebook-dir", str(folder), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

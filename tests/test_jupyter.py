@@ -6,8 +6,8 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
-from sar_helpers.jupyter import install_kernel
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.testcube.cube import TestCube
+from sar_helpers.tools.jupyter import install_kernel
 
 from helpers import SMALL_BBOX, run_cli
 
@@ -95,7 +95,7 @@ def test_a_database_that_goes_down_gets_one_clear_sentence(small_cube, scratch):
 
 
 def test_lab_refuses_public_interfaces_and_weak_tokens_unless_asked(tmp_path):
-    from sar_helpers.jupyter import lab_command
+    from sar_helpers.tools.jupyter import lab_command
 
     with pytest.raises(ValueError, match="Refusing to serve JupyterLab on 0.0.0.0"):
         lab_command(tmp_path, ip="0.0.0.0")

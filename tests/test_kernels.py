@@ -5,8 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from sar_helpers.calibration import dn_table
-from sar_helpers.kernels import (
+from sar_helpers.analysis.calibration import dn_table
+from sar_helpers.analysis.kernels import (
     _lanes,
     class_table,
     count_above,
@@ -14,8 +14,8 @@ from sar_helpers.kernels import (
     count_values_and_above,
     difference_of_lookups,
 )
-from sar_helpers.masking import is_class
-from sar_helpers.tables import lookup
+from sar_helpers.analysis.masking import is_class
+from sar_helpers.analysis.tables import lookup
 
 KEEP = class_table((50, 255))
 

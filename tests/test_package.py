@@ -1,7 +1,18 @@
+import ast
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import sar_helpers as sar
+
+from helpers import REPO
+
+PACKAGE = Path(sar.__file__).parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def test_every_exported_name_resolves():
@@ -10,50 +21,81 @@ def test_every_exported_name_resolves():
 
 
 def test_the_command_line_does_not_import_plotting_libraries():
-    code = "import sys, sar_helpers.cli; print(sorted(m for m in ('matplotlib', 'folium', 'distributed') if m in sys.modules))"
+    code = "import sys, sar_helpers.tools.cli; print(sorted(m for m in ('matplotlib', 'folium', 'distributed') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
-def _package_imports() -> dict[str, set[str]]:
-    """Module -> the package's modules it imports (at the top or inside functions)."""
-    import ast
-    from pathlib import Path
-
-    root = Path(sar.__file__).parent
-    modules = {}
-    for path in root.rglob("*.py"):
-        parts = path.relative_to(root.parent).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-                found = {target, *(f"{target}.{alias.name}" for alias in node.names)} & set(modules)
-                graph[name] |= found - {name}
-    graph["sar_helpers"] = set()  # the package root only re-exports, on first use
-    return graph
+@pytest.fixture
+def package_copy(tmp_path: Path) -> Path:
+    """The package and its contracts in a scratch folder, to plant imports in."""
+    shutil.copytree(PACKAGE, tmp_path / "sar_helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    return tmp_path
 
 
-def test_imports_run_one_way():
-    """No module imports, directly or through others, a module that imports it."""
-    graph = _package_imports()
+def lint_imports(tree: Path) -> subprocess.CompletedProcess:
+    """import-linter as `make lint` runs it, on the package in ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    command = [LINT_IMPORTS, "--no-cache", "--config", str(tree / "pyproject.toml")]
+    return subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=120)
 
-    def reachable(start: str) -> set[str]:
-        seen, todo = set(), list(graph[start])
-        while todo:
-            module = todo.pop()
-            if module not in seen:
-                seen.add(module)
-                todo.extend(graph[module])
-        return seen
 
-    cycles = sorted(name for name in graph if name in reachable(name))
-    assert cycles == [], f"modules in an import cycle: {cycles}"
-    assert "sar_helpers.plotting" not in reachable("sar_helpers.statistics")
+def test_the_package_keeps_its_layer_contracts(package_copy):
+    result = lint_imports(package_copy)
+    assert result.returncode == 0, result.stdout
+    assert "4 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "module, planted, broken",
+    [
+        # An analysis module reaching up to the tools.
+        (
+            "analysis/masking.py",
+            "from sar_helpers.tools import cluster",
+            "sar_helpers.analysis.masking -> sar_helpers.tools.cluster",
+        ),
+        # A base module reaching up to an analysis module, through a function-level import.
+        (
+            "checks.py",
+            "def f():\n    from sar_helpers.analysis import steps",
+            "sar_helpers.checks -> sar_helpers.analysis.steps",
+        ),
+        # Display and the cubes are independent of each other.
+        ("display/maps.py", "from sar_helpers.cubes import grid", "sar_helpers.display.maps -> sar_helpers.cubes.grid"),
+        # The real cube may not stand on the test cube.
+        (
+            "cubes/realcube/catalog.py",
+            "from sar_helpers.cubes.testcube import scene",
+            "catalog -> sar_helpers.cubes.testcube.scene",
+        ),
+        # The report runner may not use the command line that calls it.
+        ("tools/reports.py", "from sar_helpers.tools import cli", "sar_helpers.tools.reports -> sar_helpers.tools.cli"),
+        # A cycle inside one layer.
+        ("analysis/masking.py", "from . import statistics", "No cycles are allowed in sar_helpers.analysis"),
+    ],
+)
+def test_a_wrong_way_import_breaks_a_contract(package_copy, module, planted, broken):
+    path = package_copy / "sar_helpers" / module
+    path.write_text(path.read_text() + "\n" + planted + "\n")
+    result = lint_imports(package_copy)
+    assert result.returncode == 1, result.stdout
+    assert broken in result.stdout, result.stdout
+
+
+def test_modules_and_functions_stay_short():
+    """A newcomer reads a module in one sitting and a function on one screen."""
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text()
+        name = path.relative_to(PACKAGE.parent)
+        if len(source.splitlines()) > 400:
+            too_long.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60:
+                too_long.append(f"{name}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert too_long == []
 
 
 def test_every_public_function_states_its_return_type():
@@ -64,6 +106,8 @@ def test_every_public_function_states_its_return_type():
 
     untyped = []
     for info in pkgutil.walk_packages(sar.__path__, "sar_helpers."):
+        if info.name == "sar_helpers.__main__":
+            continue  # running it is the command line itself
         module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
             if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:

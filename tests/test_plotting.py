@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import sar_helpers as sar
-from sar_helpers.plotting import stretch
-from sar_helpers.steps import time_steps
+from sar_helpers.analysis.steps import time_steps
+from sar_helpers.display.plotting import stretch
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 import sar_helpers as sar
-from sar_helpers import reading
+from sar_helpers.loading import reading
 
 from helpers import TUTORIAL_QUERY
 

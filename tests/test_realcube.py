@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from sar_helpers.cli import main
-from sar_helpers.realcube.cube import RealCube
+from sar_helpers.cubes.realcube.cube import RealCube
+from sar_helpers.tools.cli import main
 
 from helpers import PUBLISHED, REPO, TUTORIAL_QUERY, run_cli
 from stac_api import StacApi
@@ -130,7 +130,7 @@ def test_a_killed_up_is_finished_by_the_next_without_duplicates(scratch, api, cu
     api.set_delay(0.5)  # every file takes a while: there is time to kill the download half way
     args = ["--bbox", *TUTORIAL_BBOX, "--years", "2021-2022", "--download"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sar_helpers.cli", *up_arguments(folder, api, *args)],
+        [sys.executable, "-m", "sar_helpers", *up_arguments(folder, api, *args)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd="/",

@@ -13,9 +13,9 @@ import papermill
 import psutil
 import pytest
 
-from sar_helpers.cli import main
-from sar_helpers.localcube.server import SERVICE_USER, SYSTEM_FOLDER
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.localcube.server import SERVICE_USER, SYSTEM_FOLDER
+from sar_helpers.cubes.testcube.cube import TestCube
+from sar_helpers.tools.cli import main
 
 from helpers import REPO, SMALL_BBOX, run_cli
 
@@ -97,7 +97,7 @@ def test_a_stale_pid_file_naming_another_live_process(built):
 
 
 def test_the_kernel_and_reports_start_a_killed_server(built, monkeypatch):
-    from sar_helpers.jupyter import ensure_cube_running
+    from sar_helpers.tools.jupyter import ensure_cube_running
 
     kill_postmaster(built)
     monkeypatch.setenv("ODC_CONFIG_PATH", str(built.config_path))
@@ -109,7 +109,7 @@ def _kill_server_when(cube: TestCube, moment) -> subprocess.CompletedProcess:
     """Run `up` for every year and kill the server as soon as ``moment()`` is true."""
     every_year = ["--bbox", *map(str, SMALL_BBOX), "--quiet"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--dir", str(cube.folder), *every_year],
+        [sys.executable, "-m", "sar_helpers", "testcube", "up", "--dir", str(cube.folder), *every_year],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

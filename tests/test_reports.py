@@ -7,7 +7,7 @@ import subprocess
 import papermill
 import pytest
 
-from sar_helpers.cli import main
+from sar_helpers.tools.cli import main
 
 from helpers import REPO, run_cli
 
@@ -133,7 +133,7 @@ def test_bad_parameters_fail_before_a_kernel_starts(tmp_path, monkeypatch, capsy
 
 
 def test_unknown_parameter_names_are_refused(tmp_path, monkeypatch, capsys):
-    from sar_helpers.reports import ReportError, run
+    from sar_helpers.tools.reports import ReportError, run
 
     with pytest.raises(ReportError, match="has no parameter colour; its parameters are product, x, y"):
         run(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb", tmp_path / "r.html", {"colour": "red"})
@@ -199,7 +199,7 @@ def test_notebook_03_parameters_are_checked_against_each_other(tmp_path, monkeyp
 
 
 def test_notebook_03_years_and_change_map_follow_the_report(tmp_path):
-    from sar_helpers.reports import derived_parameters, notebook_parameters, validate
+    from sar_helpers.tools.reports import derived_parameters, notebook_parameters, validate
 
     defaults = notebook_parameters(REPO / "notebooks" / "03_scaling_with_dask.ipynb")
     derived = derived_parameters(defaults, {"time": ["2015", "2022"]}, tmp_path / "east cairo.html")

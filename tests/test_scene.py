@@ -5,9 +5,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from sar_helpers.cubes.grid import bbox_window
+from sar_helpers.cubes.testcube import scene
 from sar_helpers.products import ALOS_PALSAR_MOSAIC, JERS_SAR_MOSAIC, MASK_CLASSES
-from sar_helpers.testcube import scene
-from sar_helpers.testcube.grid import bbox_window
 
 from helpers import PUBLISHED
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sar_helpers.localcube.server import EmbeddedServer, ServerError, private_folder
+from sar_helpers.cubes.localcube.server import EmbeddedServer, ServerError, private_folder
 
 from helpers import SMALL_BBOX, run_cli
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sar_helpers.steps import spread_steps, time_steps
+from sar_helpers.analysis.steps import spread_steps, time_steps
 
 from helpers import synthetic
 

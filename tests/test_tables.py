@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sar_helpers.calibration import dn_table
-from sar_helpers.masking import class_values, is_class
-from sar_helpers.tables import lookup
+from sar_helpers.analysis.calibration import dn_table
+from sar_helpers.analysis.masking import class_values, is_class
+from sar_helpers.analysis.tables import lookup
 
 TABLE = dn_table(-83.0, "db")
 

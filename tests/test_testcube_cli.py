@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.testcube.cube import TestCube
 
 from helpers import SMALL_BBOX, run_cli
 
@@ -106,7 +106,7 @@ def test_a_killed_build_is_finished_by_the_next_up(scratch):
         [
             sys.executable,
             "-m",
-            "sar_helpers.cli",
+            "sar_helpers.tools.cli",
             "testcube",
             "up",
             "--dir",
@@ -158,7 +158,7 @@ def test_a_folder_without_write_permission_is_refused(scratch):
 
 def test_a_second_command_on_the_same_folder_is_refused(scratch):
     first = subprocess.Popen(
-        [sys.executable, "-m", "sar_helpers.cli", "testcube", "up", "--dir", str(scratch), *SMALL],
+        [sys.executable, "-m", "sar_helpers", "testcube", "up", "--dir", str(scratch), *SMALL],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -8,7 +8,7 @@ Commit the new manifest with the change that made it, saying why the bytes chang
 import tempfile
 from pathlib import Path
 
-from sar_helpers.testcube.cube import TestCube
+from sar_helpers.cubes.testcube.cube import TestCube
 
 MANIFEST = Path(__file__).with_name("data") / "testcube.sha256"
 

@@ -1,7 +1,7 @@
 """The local test datacube: build, repair, inspect, stop and wipe it.
 
 A cube folder (``.testcube/`` by default) is laid out as every local cube is (see
-:mod:`sar_helpers.localcube.base`), with ``data/PRODUCT/TILE/YEAR/`` holding one
+:mod:`sar_helpers.cubes.localcube.base`), with ``data/PRODUCT/TILE/YEAR/`` holding one
 dataset each (a COG per band and its eo3 document), and ``published.conf``: the same
 files indexed with Digital Earth Africa's definitions as they are (made by
 ``index_as_published``, for tests).
@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from ..localcube.base import OWN_ENTRIES, CubeError, LocalCube
-from ..localcube.server import ServerError
-from ..products import PRODUCTS, Product
+from sar_helpers.cubes.grid import Tile, Window, bbox_window, tiles_over
+from sar_helpers.cubes.localcube.base import OWN_ENTRIES, CubeError, LocalCube
+from sar_helpers.cubes.localcube.server import ServerError
+from sar_helpers.products import PRODUCTS, Product
+
 from . import documents
-from .grid import Tile, Window, bbox_window, tiles_over
 from .indexing import reconcile
 from .integrity import FILE_RECORD, damaged_files, file_sha256
 from .rendering import DOC_SUFFIX, DatasetJob, render_datasets

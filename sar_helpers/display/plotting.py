@@ -13,10 +13,10 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .calibration import hv_hh_ratio
-from .checks import require_bands, require_not_empty
-from .steps import time_steps
-from .temporal import observation_date_map
+from sar_helpers.analysis.calibration import hv_hh_ratio
+from sar_helpers.analysis.steps import time_steps
+from sar_helpers.analysis.temporal import observation_date_map
+from sar_helpers.checks import require_bands, require_not_empty
 
 
 def stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The real-data cube: Digital Earth Africa's mosaics of an area and years, indexed locally.
 
 Its folder (``.realcube/`` by default) is laid out as every local cube is (see
-:mod:`sar_helpers.localcube.base`); with ``--download`` it also holds the COGs, in
+:mod:`sar_helpers.cubes.localcube.base`); with ``--download`` it also holds the COGs, in
 ``data/PRODUCT/YEAR/TILE/`` as the bucket does.
 """
 
@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..localcube.base import CubeError, LocalCube
-from ..products import PRODUCTS, get_product
-from ..testcube.grid import bbox_window
+from sar_helpers.cubes.grid import bbox_window
+from sar_helpers.cubes.localcube.base import CubeError, LocalCube
+from sar_helpers.products import PRODUCTS, get_product
+
 from .catalog import DEFAULT_CATALOG, DEFAULT_URL_REPLACE, Search, replace_hrefs, search_items, to_dataset_docs
 
 ENV_DIR = "SAR_REALCUBE_DIR"

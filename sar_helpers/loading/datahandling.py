@@ -16,9 +16,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import xarray as xr
 
-from .checks import check_query, no_data_message, platforms, require_not_empty
-from .errors import DatabaseUnavailable, database_down_message, is_database_lost
-from .products import get_product
+from sar_helpers.checks import check_query, no_data_message, platforms, require_not_empty
+from sar_helpers.errors import DatabaseUnavailable, database_down_message, is_database_lost
+from sar_helpers.products import get_product
+
 from .reading import READ_OPTIONS, decode_into_chunks
 
 
@@ -84,7 +85,7 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
     """``dc.load`` of one SAR mosaic product, with :func:`add_platform` applied.
 
     A lazy load (``dask_chunks``) on the product's own grid has its chunks decoded
-    straight into their arrays (:mod:`sar_helpers.reading`): the same values, read faster.
+    straight into their arrays (:mod:`sar_helpers.loading.reading`): the same values, read faster.
 
     Raises a ValueError naming the product's bands for an unknown band, one saying
     what to check when the query finds no data, and DatabaseUnavailable (one sentence,

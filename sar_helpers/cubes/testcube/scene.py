@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..products import MASK_CLASSES, TILE_PIXELS, Platform, Product
+from sar_helpers.products import MASK_CLASSES, TILE_PIXELS, Platform, Product
 
 # --------------------------------------------------------------------------- acquisitions
 

@@ -2,7 +2,7 @@
 
 Backscatter and date DNs are uint16, so 65,536 counts describe a band completely:
 medians and means come from them exactly. On dask every chunk counts all its bands
-in one task (one compiled pass over them all, :mod:`sar_helpers.kernels`) and dask sums
+in one task (one compiled pass over them all, :mod:`sar_helpers.analysis.kernels`) and dask sums
 the chunks' counts, in memory that does not grow with the area.
 """
 
@@ -15,7 +15,8 @@ import dask.array as dsa
 import numpy as np
 import xarray as xr
 
-from .checks import require_dtype, require_not_empty
+from sar_helpers.checks import require_dtype, require_not_empty
+
 from .kernels import class_table, count_values
 from .masking import class_values
 
@@ -25,7 +26,7 @@ BINS = 2**16
 def _block_counts(*blocks: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
     """Counts of one (time, y, x) block of each band: shape (time, 1, 1, band, BINS).
 
-    With ``keep`` (a :func:`~sar_helpers.kernels.class_table`), the first block is
+    With ``keep`` (a :func:`~sar_helpers.analysis.kernels.class_table`), the first block is
     the mask and only its pixels of those classes are counted.
     """
     bands = blocks if keep is None else blocks[1:]

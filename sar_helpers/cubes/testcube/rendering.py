@@ -14,10 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from ..localcube.base import CubeError
-from ..products import Product
+from sar_helpers.cubes.grid import Tile, Window
+from sar_helpers.cubes.localcube.base import CubeError
+from sar_helpers.products import Product
+
 from . import documents
-from .grid import Tile, Window
 from .integrity import record_files
 from .rasters import write_dataset_rasters
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from ..cog import write_array
-from ..products import CRS, NODATA, Product
+from sar_helpers.cubes.grid import Tile, Window
+from sar_helpers.loading.cog import write_array
+from sar_helpers.products import CRS, NODATA, Product
+
 from .documents import file_name
-from .grid import Tile, Window
 from .scene import render
 
 #: Overview resampling: averages for backscatter and angles, nearest for labels.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..localcube.base import CubeError
-from ..products import PRODUCTS
+from sar_helpers.cubes.localcube.base import CubeError
+from sar_helpers.products import PRODUCTS
 
 
 def reconcile(index, on_disk: dict[str, tuple[Path, dict]], data: Path, progress: bool) -> tuple[int, int]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from ..products import CRS, RESOLUTION, Product
-from .grid import Tile, Window
+from sar_helpers.cubes.grid import Tile, Window
+from sar_helpers.products import CRS, RESOLUTION, Product
 
 #: Namespace of the test cube's dataset ids (uuid5 of the rest of the document, so that
 #: a document written by another version of this package is another dataset).

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..products import PRODUCTS
+import sar_helpers
+from sar_helpers.products import PRODUCTS
+
 from .server import EmbeddedServer, ServerError, server_folder
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ class CubeError(RuntimeError):
 
 def checkout_or_cwd(name: str) -> Path:
     """``name`` in the source checkout this package runs from, else in the working folder."""
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(sar_helpers.__file__).resolve().parents[1]
     if (checkout / "pyproject.toml").exists() and (checkout / "sar_helpers").is_dir():
         return checkout / name
     return Path.cwd() / name

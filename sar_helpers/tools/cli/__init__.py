@@ -223,11 +223,11 @@ def _report_overrides(args: argparse.Namespace) -> dict:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .jupyter import CONFIG_VARIABLE, adopt_cube_config, ensure_cube_running
-    from .localcube.base import CubeError
-    from .realcube.cube import RealCube
-    from .reports import run
-    from .testcube.cube import TestCube
+    from sar_helpers.cubes.localcube.base import CubeError
+    from sar_helpers.cubes.realcube.cube import RealCube
+    from sar_helpers.cubes.testcube.cube import TestCube
+    from sar_helpers.tools.jupyter import CONFIG_VARIABLE, adopt_cube_config, ensure_cube_running
+    from sar_helpers.tools.reports import run
 
     if args.config or args.cube == "real":
         config = Path(args.config).resolve() if args.config else RealCube().config_path
@@ -248,8 +248,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from .jupyter import lab_command
-    from .testcube.cube import TestCube
+    from sar_helpers.cubes.testcube.cube import TestCube
+    from sar_helpers.tools.jupyter import lab_command
 
     command, env, token = lab_command(
         Path(args.notebook_dir).resolve(),
@@ -268,7 +268,7 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _testcube(args: argparse.Namespace) -> int:
-    from .testcube.cube import DEFAULT_BBOX, TestCube
+    from sar_helpers.cubes.testcube.cube import DEFAULT_BBOX, TestCube
 
     cube = TestCube(args.dir, db_url=args.db_url)
     if args.action in ("up", "reset"):
@@ -294,8 +294,8 @@ def _replacement(text: str) -> tuple[str, str]:
 
 
 def _realcube(args: argparse.Namespace) -> int:
-    from .realcube.catalog import DEFAULT_CATALOG
-    from .realcube.cube import RealCube
+    from sar_helpers.cubes.realcube.catalog import DEFAULT_CATALOG
+    from sar_helpers.cubes.realcube.cube import RealCube
 
     cube = RealCube(args.dir)
     if args.action == "up":
@@ -334,15 +334,15 @@ def _common_cube_action(cube, action: str) -> int:
             return 1
         print(cube.config_path)
     elif action == "kernel":
-        from .jupyter import install_kernel
+        from sar_helpers.tools.jupyter import install_kernel
 
         print(f"Installed the Jupyter kernel in {install_kernel(cube.config_path, cube.command)}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .localcube.base import CubeError
-    from .reports import OutputError, ReportError
+    from sar_helpers.cubes.localcube.base import CubeError
+    from sar_helpers.tools.reports import OutputError, ReportError
 
     args = _build_parser().parse_args(argv)
     try:
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sar-helpers: {err}", file=sys.stderr)
         return 1
     except Exception as err:
-        from .errors import database_down_message, is_database_lost, unreadable_file_message
+        from sar_helpers.errors import database_down_message, is_database_lost, unreadable_file_message
 
         message = database_down_message(err) if is_database_lost(err) else unreadable_file_message(err)
         if message is None:

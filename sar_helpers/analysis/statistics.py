@@ -19,12 +19,13 @@ import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from sar_helpers.checks import platforms, require_bands, require_dtype, require_not_empty
+from sar_helpers.products import VALID_CLASSES
+
 from .calibration import calibration_constants, dn_table
-from .checks import platforms, require_bands, require_dtype, require_not_empty
 from .counts import BINS, median_of_counts, value_counts
 from .kernels import class_table, count_above, count_values_and_above, difference_of_lookups
 from .masking import class_values
-from .products import VALID_CLASSES
 from .steps import time_steps
 
 

@@ -41,7 +41,7 @@ def _cube_for_config():
     config = os.environ.get("ODC_CONFIG_PATH", "").split(":")[0]
     if not config:
         return None
-    from .localcube.base import LocalCube, is_local_cube_config
+    from sar_helpers.cubes.localcube.base import LocalCube, is_local_cube_config
 
     if not is_local_cube_config(Path(config)):
         return None
@@ -67,7 +67,7 @@ def ensure_cube_running() -> str | None:
 
 def _show_failure(shell, etype, value, tb, tb_offset=None):
     """A lost database or an unreadable data file: one sentence; anything else as usual."""
-    from .errors import database_down_message, is_database_lost, unreadable_file_message
+    from sar_helpers.errors import database_down_message, is_database_lost, unreadable_file_message
 
     message = database_down_message(value) if is_database_lost(value) else unreadable_file_message(value)
     if message is None:

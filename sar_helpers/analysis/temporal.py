@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .checks import mosaic_years, platforms, require_bands, require_dtype, require_not_empty
+from sar_helpers.checks import mosaic_years, platforms, require_bands, require_dtype, require_not_empty
+
 from .counts import median_of_counts, value_counts
 
 _DAY = np.timedelta64(1, "D")

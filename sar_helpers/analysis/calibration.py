@@ -23,9 +23,10 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from .checks import platforms, require_dtype, require_not_empty
+from sar_helpers.checks import platforms, require_dtype, require_not_empty
+from sar_helpers.products import VALID_CLASSES, product_of
+
 from .masking import in_classes
-from .products import VALID_CLASSES, product_of
 from .tables import lookup
 
 BACKSCATTER_BANDS = ("hh", "hv")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..localcube.base import CubeError
+from sar_helpers.cubes.localcube.base import CubeError
 
 if TYPE_CHECKING:
     import pystac

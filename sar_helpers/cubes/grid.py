@@ -19,7 +19,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..products import RESOLUTION, TILE_PIXELS
+from sar_helpers.products import RESOLUTION, TILE_PIXELS
 
 _EPS = 1e-6  # of a pixel: snapping tolerance for user-given degrees
 

@@ -8,8 +8,8 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-from .checks import require_bands, require_dtype, require_not_empty
-from .products import MASK_CLASSES, VALID_CLASSES
+from sar_helpers.checks import require_bands, require_dtype, require_not_empty
+from sar_helpers.products import MASK_CLASSES, VALID_CLASSES
 
 
 @lru_cache

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .checks import require_not_empty
+from sar_helpers.checks import require_not_empty
 
 
 def time_steps(ds: xr.Dataset | xr.DataArray, when=None) -> list[int]:

@@ -16,9 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checks import no_data_message
-from .datahandling import reproject_options
-from .products import PRODUCTS, get_product
+from sar_helpers.checks import no_data_message
+from sar_helpers.loading.datahandling import reproject_options
+from sar_helpers.products import PRODUCTS, get_product
 
 # fullmatch with ASCII digits only: no trailing newline, no other scripts' digits.
 _DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
@@ -218,8 +218,8 @@ def check_output(html: Path, notebook: Path) -> Path:
 
 def check_local_files() -> None:
     """If the datacube is the local test cube, stop with one sentence when its files are damaged."""
-    from .localcube.base import is_local_cube_config
-    from .testcube.cube import TestCube
+    from sar_helpers.cubes.localcube.base import is_local_cube_config
+    from sar_helpers.cubes.testcube.cube import TestCube
 
     config = Path(os.environ.get("ODC_CONFIG_PATH", "").split(":")[0] or "/nonexistent")
     if not is_local_cube_config(config) or "testcube" not in config.read_text():
@@ -247,7 +247,7 @@ def _remove_stale_temporaries(html: Path) -> None:
 
 def _failure(err, failed: Path) -> ReportError:
     """One sentence for a notebook that stopped: the cell, the error, and what to do."""
-    from .errors import unreadable_file_sentence
+    from sar_helpers.errors import unreadable_file_sentence
 
     reason = (err.evalue or "").strip().splitlines()
     hint = unreadable_file_sentence("\n".join(err.traceback or [])) if err.ename == "RasterioIOError" else None

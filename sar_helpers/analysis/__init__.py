@@ -1,0 +1,1 @@
+"""What the mosaics say: masks, calibration, observation dates, time steps and statistics."""

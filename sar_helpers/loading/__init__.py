@@ -1,0 +1,1 @@
+"""Mosaics in and out: loading from a datacube, decoding chunks, writing COGs."""

@@ -1,5 +1,0 @@
-"""A datacube of our own on this machine: an embedded PostgreSQL, an index, a config file.
-
-Shared by the synthetic test cube (``sar_helpers.testcube``) and the cube of real
-mosaics indexed from a STAC API (``sar_helpers.realcube``).
-"""
