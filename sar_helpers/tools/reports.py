@@ -258,18 +258,9 @@ def _failure(err, failed: Path) -> ReportError:
     )
 
 
-def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, progress: bool = True) -> Report:
-    """Execute ``notebook`` with ``overrides`` into ``html`` and an executed notebook beside it.
-
-    Nothing is left at those paths unless the whole notebook ran: a failed run
-    keeps its executed notebook as ``NAME.failed.ipynb`` for reading, and removes
-    an older report at the same paths so that it cannot be taken for this one.
-    """
-    import nbformat
-    import papermill
-    from nbconvert import HTMLExporter
-
-    notebook = Path(notebook).resolve()
+def _checked_run(notebook: Path, html: Path, overrides: dict) -> tuple[Path, dict]:
+    """The report's path and the parameters that change, once every check before a kernel passed:
+    the notebook and its parameters, the output path, the data's coverage and its files."""
     if not notebook.exists():
         raise ReportError(f"No notebook at {notebook}.")
     defaults = notebook_parameters(notebook)
@@ -283,11 +274,25 @@ def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, p
     parameters = validate({**defaults, **overrides})
     check_coverage(parameters)
     check_local_files()
+    return html, {k: v for k, v in parameters.items() if k in overrides}
 
+
+def run(notebook: Path, html: Path, overrides: dict, hide_input: bool = False, progress: bool = True) -> Report:
+    """Execute ``notebook`` with ``overrides`` into ``html`` and an executed notebook beside it.
+
+    Nothing is left at those paths unless the whole notebook ran: a failed run
+    keeps its executed notebook as ``NAME.failed.ipynb`` for reading, and removes
+    an older report at the same paths so that it cannot be taken for this one.
+    """
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    notebook = Path(notebook).resolve()
+    html, changed = _checked_run(notebook, html, overrides)
     executed = html.with_suffix(".ipynb")
     failed = html.with_suffix(".failed.ipynb")
     failed.unlink(missing_ok=True)
-    changed = {k: v for k, v in parameters.items() if k in overrides}
     # Temporaries in the destination, made with O_EXCL (never a planted file or link),
     # renamed over the final paths only when complete.
     _remove_stale_temporaries(html)

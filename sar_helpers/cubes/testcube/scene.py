@@ -258,7 +258,11 @@ def _render_acquisition(platform: Platform, date_dn: int, rows: np.ndarray, cols
     water = canal | lake
     paint(water, WATER)
     mask[water] = MASK_CLASSES["water"]
+    return _as_acquired(platform, date_dn, rows, cols, hh, hv, incidence) | {"mask": mask}
 
+
+def _as_acquired(platform: Platform, date_dn: int, rows: np.ndarray, cols: np.ndarray, hh, hv, incidence) -> dict:
+    """The backscatter with the acquisition's speckle (and JERS-1's gain) as DNs; the incidence as degrees."""
     seed = (sum(map(ord, platform.name)), date_dn)
     hh = hh * _speckle(seed + (1,), rows, cols)
     if platform.name == "JERS-1":
@@ -266,7 +270,6 @@ def _render_acquisition(platform: Platform, date_dn: int, rows: np.ndarray, cols
     bands = {"hh": hh, "hv": hv * _speckle(seed + (2,), rows, cols)}
     bands = {k: np.clip(np.rint(v), 1, 65535).astype(np.uint16) for k, v in bands.items()}
     bands["linci"] = np.clip(np.rint(incidence), 1, 90).astype(np.uint8)
-    bands["mask"] = mask
     return bands
 
 

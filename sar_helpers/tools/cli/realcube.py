@@ -1,0 +1,77 @@
+"""``sar-helpers realcube``: a local datacube of real mosaics, indexed from a STAC API."""
+
+from __future__ import annotations
+
+import argparse
+
+from .cube_actions import add_cube_actions, chosen_years, run_cube_action, years
+
+
+def add_command(commands) -> None:
+    real = commands.add_parser(
+        "realcube",
+        help="a local datacube of Digital Earth Africa's real mosaics, indexed from their STAC API",
+        description="Index Digital Earth Africa's real mosaics of an area and years into a local datacube "
+        "(its own embedded PostgreSQL). Pixels stay in the public bucket unless --download.",
+    )
+    real.set_defaults(run=run)
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--dir", help="the cube's folder (default: $SAR_REALCUBE_DIR, else .realcube in the checkout)")
+    actions = real.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", parents=[where], help="index the area and years (idempotent: adds to what is there)")
+    up.add_argument(
+        "--bbox",
+        nargs=4,
+        type=float,
+        required=True,
+        metavar=("W", "S", "E", "N"),
+        help="area in degrees, e.g. 31.9 30.37 32.1 30.55",
+    )
+    up.add_argument("--years", nargs="+", type=years, help="e.g. 2015-2022 (default: every year of the product)")
+    up.add_argument("--product", default="alos_palsar_mosaic", help="alos_palsar_mosaic (default) or jers_sar_mosaic")
+    up.add_argument(
+        "--catalog", help="STAC API (default: Digital Earth Africa's, https://explorer.digitalearth.africa/stac)"
+    )
+    up.add_argument(
+        "--url-replace",
+        action="append",
+        metavar="OLD=NEW",
+        help="rewrite asset addresses that start with OLD (default: the bucket's s3:// prefix to its HTTPS address)",
+    )
+    up.add_argument("--download", action="store_true", help="copy the COGs into the cube's folder for offline work")
+    up.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_cube_actions(
+        actions, where, "install a Jupyter kernel 'Python 3 (SAR mosaics, real data)' that connects to this cube"
+    )
+
+
+def _replacement(text: str) -> tuple[str, str]:
+    old, sep, new = text.partition("=")
+    if not sep or not old:
+        raise ValueError(f"--url-replace takes OLD=NEW, e.g. s3://bucket/=https://mirror/bucket/, not {text!r}.")
+    return old, new
+
+
+def run(args: argparse.Namespace) -> int:
+    from sar_helpers.cubes.realcube.catalog import DEFAULT_CATALOG
+    from sar_helpers.cubes.realcube.cube import RealCube
+
+    cube = RealCube(args.dir)
+    if args.action != "up":
+        return run_cube_action(cube, args.action)
+    replacements = None if args.url_replace is None else [_replacement(r) for r in args.url_replace]
+    done = cube.up(
+        tuple(args.bbox),
+        chosen_years(args.years),
+        args.product,
+        args.catalog or DEFAULT_CATALOG,
+        replacements,
+        args.download,
+        progress=not args.quiet,
+    )
+    print(
+        f"Real-data datacube ready in {cube.folder}: {done['found']} items found, {done['indexed']} indexed, "
+        f"{done['already']} already there" + (f", {done['downloaded']} files downloaded." if args.download else ".")
+    )
+    print(f"Connect with: export ODC_CONFIG_PATH={cube.config_path}")
+    return 0
