@@ -67,6 +67,16 @@ def scratch(request) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture
+def api(cube, tmp_path):
+    """A STAC API on 127.0.0.1 serving the test cube's files as Digital Earth Africa's (tests/stac_api.py)."""
+    from stac_api import StacApi
+
+    api = StacApi(cube.data, tmp_path / "requests.jsonl")
+    yield api
+    api.stop()
+
+
 @pytest.fixture(scope="session")
 def tutorial(dc):
     """The published tutorial's ALOS/ALOS-2 load, with platforms."""

@@ -57,6 +57,40 @@ def run_cli(*args: str, obey_permissions: bool = False, timeout: float = 300) ->
     )
 
 
+#: The tutorial's area as `realcube up --bbox` takes it.
+TUTORIAL_BBOX = ["31.90", "30.37", "32.10", "30.55"]
+
+
+def realcube_up_arguments(folder, api, *args) -> list[str]:
+    """`sar-helpers realcube up` for a cube in ``folder`` fed by the test STAC ``api``."""
+    return [
+        "realcube",
+        "up",
+        "--dir",
+        str(folder),
+        "--catalog",
+        api.catalog,
+        "--url-replace",
+        api.url_replace,
+        "--quiet",
+        *args,
+    ]
+
+
+def realcube_up(folder, api, *args, timeout=600) -> subprocess.CompletedProcess:
+    return run_cli(*realcube_up_arguments(folder, api, *args), timeout=timeout)
+
+
+def realcube_ids(folder) -> list[str]:
+    """The ids of every dataset indexed in the real-data cube in ``folder``."""
+    from sar_helpers.cubes.realcube.cube import RealCube
+
+    with RealCube(folder).datacube() as dc:
+        return sorted(
+            str(ds.id) for p in ("alos_palsar_mosaic", "jers_sar_mosaic") for ds in dc.find_datasets(product=p)
+        )
+
+
 def synthetic(values, satellite="ALOS", band="hh", mask=None, platform_label=None) -> xr.Dataset:
     """A tiny dataset shaped like a plain dc.load: values (time, y, x), labelled with
     mid-year times of ``satellite``'s mosaic years; ``platform_label`` adds a platform

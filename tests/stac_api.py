@@ -5,8 +5,9 @@ COGs over HTTP with byte ranges (what GDAL's /vsicurl/ needs).
 It runs in a process of its own (``python stac_api.py DATA_FOLDER LOG_FILE``): a server in
 the test's own process would deadlock with GDAL, which keeps Python's lock while it reads
 over HTTP. Besides the API it answers ``/page`` (an HTML page) and ``/static`` (a STAC
-catalog without item search), for the tests of catalogs that are not STAC APIs, and
-``/_delay?seconds=S``, which slows every file request from then on.
+catalog without item search), for the tests of catalogs that are not STAC APIs,
+``/_delay?seconds=S``, which slows every file request from then on, and
+``/_hostile?mode=M&value=V``, which turns it into a hostile catalog (see ``HOSTILE``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +25,17 @@ from werkzeug.serving import make_server
 from werkzeug.utils import send_file
 
 BUCKET = "deafrica-input-datasets"
+#: What a hostile catalog can do, as the tests ask for it:
+#: region / href: the first item's odc:region_code / hh asset href becomes ``value``;
+#: redirect: every file request is redirected to another port, which answers 15 bytes;
+#: body: every file request answers 15 bytes that are no GeoTIFF;
+#: loop: every search page links to itself as the next page;
+#: endless: every search page brings one new item and links to a new next page;
+#: offsite: the next page is on another host;
+#: drip: the search answer comes one byte every ``value`` seconds;
+#: json: the search answers text that is not JSON.
+HOSTILE = ("region", "href", "redirect", "body", "loop", "endless", "offsite", "drip", "json")
+NOT_A_GEOTIFF = b"not a geotiff!\n"
 ITEM_SEARCH = "https://api.stacspec.org/v1.0.0/item-search"
 
 
@@ -68,6 +81,12 @@ def dea_item(doc: dict, base: str) -> dict:
     }
 
 
+def _drip(text: str, seconds: float):
+    for character in text:
+        time.sleep(seconds)
+        yield character.encode()
+
+
 def _overlaps(item: dict, bbox, interval) -> bool:
     west, south, east, north = item["bbox"]
     if bbox is not None and (bbox[0] > east or bbox[2] < west or bbox[1] > north or bbox[3] < south):
@@ -85,11 +104,14 @@ def _overlaps(item: dict, bbox, interval) -> bool:
 class App:
     """The WSGI application: the API over ``data`` (a test cube's data folder)."""
 
-    def __init__(self, data: Path, log: Path, root: str):
+    def __init__(self, data: Path, log: Path, root: str, elsewhere: str):
         self.data = data
         self.log = log
+        self.root = root
+        self.elsewhere = elsewhere
         self.catalog = f"{root}/stac"
         self.delay = 0.0
+        self.hostile: tuple[str, str] | None = None
         docs = [yaml.safe_load(p.read_text()) for p in sorted(data.glob("*/*/*/*.odc-metadata.yaml"))]
         self.items = [dea_item(doc, self.catalog) for doc in docs]
 
@@ -120,6 +142,10 @@ class App:
             return Response(json.dumps(static), content_type="application/json")
         if path == "/_delay":
             self.delay = float(request.args["seconds"])
+            return Response("ok")
+        if path == "/_hostile":
+            mode = request.args["mode"]
+            self.hostile = None if mode == "none" else (mode, request.args.get("value", ""))
             return Response("ok")
         return Response("not found", status=404)
 
@@ -154,8 +180,32 @@ class App:
             for item in self.items
             if (not collections or item["collection"] in collections) and _overlaps(item, bbox, query.get("datetime"))
         ]
+        mode, value = self.hostile or ("", "")
+        if mode in ("region", "href") and features:
+            first = json.loads(json.dumps(features[0]))
+            if mode == "region":
+                first["properties"]["odc:region_code"] = value
+            else:
+                first["assets"]["hh"]["href"] = value
+            features = [first, *features[1:]]
         body = {"type": "FeatureCollection", "features": features, "links": []}
-        return Response(json.dumps(body), content_type="application/geo+json")
+        search = f"{self.catalog}/search"
+        if mode == "loop":
+            body["links"] = [{"rel": "next", "href": search, "method": "POST", "body": query}]
+        elif mode == "offsite":
+            body["links"] = [{"rel": "next", "href": f"{self.elsewhere}/stac/search", "method": "POST", "body": query}]
+        elif mode == "endless":
+            token = int(query.get("token", 0))
+            clone = json.loads(json.dumps(features[0]))
+            clone["id"] = f"{clone['id'][:-12]}{token:012d}"
+            body["features"] = [clone]
+            body["links"] = [{"rel": "next", "href": search, "method": "POST", "body": {**query, "token": token + 1}}]
+        text = json.dumps(body)
+        if mode == "json":
+            text = text[: len(text) // 2]
+        if mode == "drip":
+            return Response(_drip(text, float(value)), content_type="application/geo+json")
+        return Response(text, content_type="application/geo+json")
 
     def file(self, request: Request) -> Response:
         """``/BUCKET/PRODUCT/YEAR/TILE/NAME`` from ``data/PRODUCT/TILE/YEAR/NAME``, with Range support."""
@@ -164,6 +214,11 @@ class App:
         if not path.is_file():
             return Response("not found", status=404)
         time.sleep(self.delay)
+        mode = (self.hostile or ("", ""))[0]
+        if mode == "redirect":
+            return Response("", status=302, headers={"Location": f"{self.elsewhere}/{BUCKET}/{name}"})
+        if mode == "body":
+            return Response(NOT_A_GEOTIFF, content_type="image/tiff")
         return send_file(path, request.environ, conditional=True)
 
 
@@ -193,6 +248,12 @@ class StacApi:
 
         requests.get(f"{self.root}/_delay", params={"seconds": seconds}, timeout=10).raise_for_status()
 
+    def set_hostile(self, mode: str, value: str = "") -> None:
+        """Turn the catalog hostile (a mode of ``HOSTILE``), or back with ``"none"``."""
+        import requests
+
+        requests.get(f"{self.root}/_hostile", params={"mode": mode, "value": value}, timeout=10).raise_for_status()
+
     def requests(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
@@ -202,10 +263,14 @@ class StacApi:
 
 
 def _serve(data: Path, log: Path) -> None:
+    """The API, and on another port a server where hostile redirects lead, which answers 15 bytes."""
     log.touch()
+    elsewhere = make_server("127.0.0.1", 0, lambda environ, respond: Response(NOT_A_GEOTIFF)(environ, respond))
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
     server = make_server("127.0.0.1", 0, None, threaded=True)
-    server.app = App(data, log, f"http://127.0.0.1:{server.server_port}")
-    print(f"http://127.0.0.1:{server.server_port}", flush=True)
+    root = f"http://127.0.0.1:{server.server_port}"
+    server.app = App(data, log, root, f"http://127.0.0.1:{elsewhere.server_port}")
+    print(root, flush=True)
     server.serve_forever()
 
 

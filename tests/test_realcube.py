@@ -15,47 +15,12 @@ import pytest
 from sar_helpers.cubes.realcube.cube import RealCube
 from sar_helpers.tools.cli import main
 
-from helpers import PUBLISHED, REPO, TUTORIAL_QUERY, run_cli
-from stac_api import StacApi
+from helpers import PUBLISHED, REPO, TUTORIAL_BBOX, TUTORIAL_QUERY, realcube_ids, run_cli
+from helpers import realcube_up as up
+from helpers import realcube_up_arguments as up_arguments
 
 #: Every test here needs the embedded PostgreSQL (the CLI, a cube, or a notebook run against one).
 pytestmark = pytest.mark.cube
-
-TUTORIAL_BBOX = ["31.90", "30.37", "32.10", "30.55"]
-
-
-@pytest.fixture
-def api(cube, tmp_path):
-    api = StacApi(cube.data, tmp_path / "requests.jsonl")
-    yield api
-    api.stop()
-
-
-def up_arguments(folder, api, *args) -> list[str]:
-    """`sar-helpers realcube up` for a cube in ``folder`` fed by the test STAC ``api``."""
-    return [
-        "realcube",
-        "up",
-        "--dir",
-        str(folder),
-        "--catalog",
-        api.catalog,
-        "--url-replace",
-        api.url_replace,
-        "--quiet",
-        *args,
-    ]
-
-
-def up(folder, api, *args, timeout=600):
-    return run_cli(*up_arguments(folder, api, *args), timeout=timeout)
-
-
-def ids(folder) -> list[str]:
-    with RealCube(folder).datacube() as dc:
-        return sorted(
-            str(ds.id) for p in ("alos_palsar_mosaic", "jers_sar_mosaic") for ds in dc.find_datasets(product=p)
-        )
 
 
 def test_up_indexes_the_catalogs_items_and_reads_pixels_on_demand(scratch, api, cube):
@@ -66,7 +31,7 @@ def test_up_indexes_the_catalogs_items_and_reads_pixels_on_demand(scratch, api, 
     again = up(folder, api, "--bbox", *TUTORIAL_BBOX, "--years", "2015-2022")
     assert "16 items found, 0 indexed, 16 already there." in again.stdout
     more = up(folder, api, "--bbox", *TUTORIAL_BBOX, "--years", "2007", "--product", "alos_palsar_mosaic")
-    assert "2 items found, 2 indexed" in more.stdout and len(ids(folder)) == 18
+    assert "2 items found, 2 indexed" in more.stdout and len(realcube_ids(folder)) == 18
     assert not (folder / "data").exists()  # nothing downloaded: pixels stay on the server
 
     with RealCube(folder).datacube() as dc:
@@ -144,7 +109,7 @@ def test_a_killed_up_is_finished_by_the_next_without_duplicates(scratch, api, cu
     api.set_delay(0)
     result = up(folder, api, *args)
     assert result.returncode == 0, result.stderr
-    assert len(ids(folder)) == 4 and not list(folder.rglob("*.partial-*"))
+    assert len(realcube_ids(folder)) == 4 and not list(folder.rglob("*.partial-*"))
     for path in (folder / "data").rglob("*.tif"):
         product, year, tile, name = path.relative_to(folder / "data").parts
         assert path.read_bytes() == (cube.data / product / tile / year / name).read_bytes()

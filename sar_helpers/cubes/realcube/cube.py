@@ -7,18 +7,21 @@ Its folder (``.realcube/`` by default) is laid out as every local cube is (see
 
 from __future__ import annotations
 
+import errno
 import os
+import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from sar_helpers.cubes.grid import bbox_window
 from sar_helpers.cubes.localcube.base import CubeError, LocalCube
-from sar_helpers.products import PRODUCTS, get_product
+from sar_helpers.products import PRODUCTS, Product, get_product
 
 from .catalog import DEFAULT_CATALOG, DEFAULT_URL_REPLACE, Search, replace_hrefs, search_items, to_dataset_docs
+from .items import ItemError, check_dataset, check_item, dataset_folder, file_name
+from .transfer import Limits, origin, read_body, session
 
 ENV_DIR = "SAR_REALCUBE_DIR"
-_CHUNK = 1 << 20
 
 
 class RealCube(LocalCube):
@@ -37,11 +40,13 @@ class RealCube(LocalCube):
         url_replace: list[tuple[str, str]] | None = None,
         download: bool = False,
         progress: bool = True,
+        limits: Limits | None = None,
     ) -> dict:
         """Index the product's items over ``bbox`` for ``years`` (default: all its years).
 
         Idempotent: items already indexed are left as they are, so ``up`` adds new areas
-        and years to what is there, and finishes an ``up`` that was killed.
+        and years to what is there, and finishes an ``up`` that was killed. An item that breaks
+        the rules of :mod:`.items` is not indexed; ``refused`` holds a sentence for each.
         """
         known = get_product(product)
         bbox_window(*bbox)  # refuse a bad box before anything else
@@ -52,10 +57,13 @@ class RealCube(LocalCube):
                 f"{product} has no mosaics for {', '.join(map(str, lacking))}; its years are "
                 f"{', '.join(map(str, known.years))}."
             )
+        limits = limits or Limits()
         replacements = [DEFAULT_URL_REPLACE] if url_replace is None else url_replace
+        mapped = tuple(new for _, new in url_replace or ())
         west, south, east, north = bbox
         search = Search(catalog, product, (west, south, east, north), tuple(years))
-        items = [replace_hrefs(item, replacements) for item in search_items(search, progress)]
+        items = [replace_hrefs(item, replacements) for item in search_items(search, progress, limits)]
+        docs, refused = _checked_datasets(items, known, mapped)
 
         from datacube.model import Dataset
         from tqdm.auto import tqdm
@@ -70,63 +78,128 @@ class RealCube(LocalCube):
             try:
                 self._ensure_products(index, [p.published_definition() for p in PRODUCTS.values()])
                 model = index.products.get_by_name(product)
-                docs = list(to_dataset_docs(items))
                 new = [(doc, uri) for doc, uri in docs if not index.datasets.has(doc["id"])]
                 downloaded = 0
                 for doc, uri in tqdm(new, desc="Indexing", unit="dataset", disable=not progress or not new):
                     if download:
-                        downloaded += self._download(doc, progress)
+                        downloaded += self._download(doc, model, limits, progress)
                     index.datasets.add(Dataset(model, doc, uri=uri), with_lineage=False)
             finally:
                 index.close()
-        return {"found": len(items), "indexed": len(new), "already": len(docs) - len(new), "downloaded": downloaded}
+        return {
+            "found": len(items),
+            "indexed": len(new),
+            "already": len(docs) - len(new),
+            "downloaded": downloaded,
+            "refused": refused,
+        }
 
-    def _download(self, doc: dict, progress: bool) -> int:
+    def _download(self, doc: dict, model, limits: Limits, progress: bool) -> int:
         """Copy a dataset's files into ``data/`` and point its document at them; returns files fetched."""
-        import requests
-        from tqdm.auto import tqdm
-
-        props = doc["properties"]
-        year = str(props.get("dtr:start_datetime") or props["datetime"])[:4]
-        folder = self.data / doc["product"]["name"] / year / str(props.get("odc:region_code", doc["id"]))
+        folder = self.data / dataset_folder(doc)
         folder.mkdir(parents=True, exist_ok=True)
         fetched = 0
         for band, measurement in doc["measurements"].items():
             url = measurement["path"]
-            if urlparse(url).scheme not in ("http", "https"):
+            if urlsplit(url).scheme not in ("http", "https"):
                 raise CubeError(
                     f"Cannot download {url}: only http(s) addresses can be fetched. Map the prefix to "
                     "one with --url-replace OLD=NEW."
                 )
-            target = folder / Path(urlparse(url).path).name
+            target = folder / file_name(url)
             if not target.exists():
                 partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
                 try:
-                    with requests.get(url, stream=True, timeout=60) as response:
-                        response.raise_for_status()
-                        size = int(response.headers.get("Content-Length", 0)) or None
-                        with (
-                            open(partial, "wb") as out,
-                            tqdm(
-                                total=size,
-                                desc=f"Downloading {target.name}",
-                                unit="B",
-                                unit_scale=True,
-                                disable=not progress,
-                                leave=False,
-                            ) as bar,
-                        ):
-                            for chunk in response.iter_content(_CHUNK):
-                                out.write(chunk)
-                                bar.update(len(chunk))
+                    _fetch(url, partial, limits, progress)
+                    _check_geotiff(partial, url, doc, band, model.measurements[band].dtype)
                     partial.replace(target)
-                except requests.exceptions.RequestException as err:
-                    raise CubeError(
-                        f"Downloading {url} failed ({str(err).splitlines()[0][:200]}). Run the same command "
-                        "again: what was indexed stays."
-                    ) from None
                 finally:
                     partial.unlink(missing_ok=True)
                 fetched += 1
             measurement["path"] = target.as_uri()
         return fetched
+
+
+def _checked_datasets(items: list, product: Product, mapped: tuple[str, ...]) -> tuple[list, list[str]]:
+    """(document, uri) of each item that passes the checks, and a sentence for each that does not."""
+    usable, refused = [], []
+    for item in items:
+        try:
+            check_item(item, product, mapped)
+            usable.append(item)
+        except ItemError as err:
+            refused.append(str(err))
+    docs = []
+    for doc, uri in to_dataset_docs(usable):
+        try:
+            check_dataset(doc, uri, product, mapped)
+            docs.append((doc, uri))
+        except ItemError as err:
+            refused.append(str(err))
+    return docs, refused
+
+
+def _fetch(url: str, path: Path, limits: Limits, progress: bool) -> None:
+    """``url`` into a new file at ``path``: redirects only within its own host, every read within
+    the limits' timeout, the whole file within their deadline and size."""
+    import requests
+    from tqdm.auto import tqdm
+
+    what = f"The server of {url}"
+    deadline = time.monotonic() + limits.deadline
+    guarded = session({origin(url)}, deadline, limits.max_file_bytes, what)
+    try:
+        with guarded.get(url, stream=True, timeout=limits.request_timeout) as response:
+            response.raise_for_status()
+            size = int(response.headers.get("Content-Length", 0) or 0) or None
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            with (
+                os.fdopen(os.open(path, flags, 0o644), "wb") as out,
+                tqdm(
+                    total=size,
+                    desc=f"Downloading {path.name.split('.partial-')[0]}",
+                    unit="B",
+                    unit_scale=True,
+                    disable=not progress,
+                    leave=False,
+                ) as bar,
+            ):
+                for piece in read_body(response, deadline, limits.max_file_bytes, what):
+                    out.write(piece)
+                    bar.update(len(piece))
+    except (requests.exceptions.RequestException, ValueError) as err:
+        raise CubeError(
+            f"Downloading {url} failed ({str(err).splitlines()[0][:200] if str(err) else type(err).__name__}). "
+            "Run the same command again: what was indexed stays."
+        ) from None
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise CubeError(
+                f"The disk is full: {path.parent} has no room for {url}. Free some space and run the same command "
+                "again: what was indexed stays."
+            ) from None
+        raise
+
+
+def _check_geotiff(path: Path, url: str, doc: dict, band: str, dtype: str) -> None:
+    """Refuse a downloaded file that is not the GeoTIFF the dataset describes for ``band``."""
+    import rasterio
+    from affine import Affine
+
+    grid = (doc.get("grids") or {}).get(doc["measurements"][band].get("grid", "default"))
+    expected = f"a one-band {dtype} GeoTIFF" + (
+        f" of {grid['shape'][0]} x {grid['shape'][1]} pixels on the item's grid" if grid else ""
+    )
+    try:
+        with rasterio.open(path, driver="GTiff") as src:
+            found = src.count == 1 and src.dtypes[0] == dtype
+            if grid:
+                transform = Affine(*grid["transform"][:6])
+                found = found and tuple(src.shape) == tuple(grid["shape"]) and src.transform.almost_equals(transform)
+    except rasterio.errors.RasterioError:
+        found = False
+    if not found:
+        raise ItemError(
+            f"What {url} sent for item {str(doc['id'])!r} is not {expected}; deleted, and nothing was indexed "
+            "for it. Check the catalog and the --url-replace mapping."
+        )

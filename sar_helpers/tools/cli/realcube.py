@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
 from .cube_actions import add_cube_actions, chosen_years, run_cube_action, years
 
@@ -40,6 +42,16 @@ def add_command(commands) -> None:
     )
     up.add_argument("--download", action="store_true", help="copy the COGs into the cube's folder for offline work")
     up.add_argument("--quiet", action="store_true", help="no progress bars")
+    limits = up.add_argument_group("limits on what the network may take (a catalog is untrusted input)")
+    limits.add_argument("--timeout", type=float, default=30.0, help="seconds to connect or wait for data (default 30)")
+    limits.add_argument(
+        "--deadline",
+        type=float,
+        default=600.0,
+        help="seconds the whole catalog search may take, and each file's download (default 600)",
+    )
+    limits.add_argument("--max-items", type=int, default=20_000, help="items the search may bring (default 20000)")
+    limits.add_argument("--max-pages", type=int, default=2_000, help="pages the search may bring (default 2000)")
     add_cube_actions(
         actions, where, "install a Jupyter kernel 'Python 3 (SAR mosaics, real data)' that connects to this cube"
     )
@@ -55,11 +67,13 @@ def _replacement(text: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from sar_helpers.cubes.realcube.catalog import DEFAULT_CATALOG
     from sar_helpers.cubes.realcube.cube import RealCube
+    from sar_helpers.cubes.realcube.transfer import Limits
 
     cube = RealCube(args.dir)
     if args.action != "up":
         return run_cube_action(cube, args.action)
     replacements = None if args.url_replace is None else [_replacement(r) for r in args.url_replace]
+    limits = Limits(args.timeout, args.deadline, args.max_items, args.max_pages)
     done = cube.up(
         tuple(args.bbox),
         chosen_years(args.years),
@@ -68,10 +82,15 @@ def run(args: argparse.Namespace) -> int:
         replacements,
         args.download,
         progress=not args.quiet,
+        limits=limits,
     )
+    for sentence in done["refused"]:
+        print(f"sar-helpers: {sentence}", file=sys.stderr)
     print(
         f"Real-data datacube ready in {cube.folder}: {done['found']} items found, {done['indexed']} indexed, "
-        f"{done['already']} already there" + (f", {done['downloaded']} files downloaded." if args.download else ".")
+        f"{done['already']} already there"
+        + (f", {done['downloaded']} files downloaded" if args.download else "")
+        + (f", {len(done['refused'])} refused." if done["refused"] else ".")
     )
-    print(f"Connect with: export ODC_CONFIG_PATH={cube.config_path}")
-    return 0
+    print(f"Connect with: export ODC_CONFIG_PATH={shlex.quote(str(cube.config_path))}")
+    return 1 if done["refused"] else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any
 
 from .cube_actions import add_cube_actions, chosen_years, run_cube_action, years
@@ -75,5 +76,5 @@ def run(args: argparse.Namespace) -> int:
         f"Test datacube ready in {cube.folder}: rendered {done['rendered']}, "
         f"indexed {done['indexed']}, removed {done['removed']} datasets."
     )
-    print(f"Connect with: export ODC_CONFIG_PATH={cube.config_path}")
+    print(f"Connect with: export ODC_CONFIG_PATH={shlex.quote(str(cube.config_path))}")
     return 0
