@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sar_helpers.cubes.localcube.server import EmbeddedServer, ServerError, private_folder
+from sar_helpers.cubes.localcube.server import EmbeddedServer, ServerError, private_folder, server_folder
 
 from helpers import SMALL_BBOX, run_cli
 
@@ -124,10 +124,76 @@ def test_reset_deletes_only_what_the_cube_made(scratch):
     assert refused.returncode == 1 and "--force" in refused.stderr and "notes.txt" in refused.stderr
     assert len(list((scratch / "data").glob("*/*/*/*.tif"))) == 10, "nothing was deleted"
 
+    in_a_dataset = next((scratch / "data").glob("*/*/*/")) / "README.txt"
+    in_a_dataset.write_text("where these came from")
     forced = run_cli("testcube", "reset", "--dir", str(scratch), *SMALL, "--force")
     assert forced.returncode == 0, forced.stderr
     assert notes.read_text() == "my notes" and (thesis / "chapter1.tex").exists() and mine_in_data.exists()
+    assert in_a_dataset.read_text() == "where these came from"
+    assert f"Kept (not made by the cube): {in_a_dataset}" in forced.stdout
     assert "rendered 2, indexed 2" in forced.stdout
+
+
+@needs_root
+def test_as_root_reset_leaves_a_users_pg_folder(scratch):
+    """Root's cube keeps its server in /var/lib/sar-helpers: a pg/ in the cube folder is not its own."""
+    assert run_cli("testcube", "up", "--dir", str(scratch), *SMALL).returncode == 0
+    (scratch / "pg").mkdir()
+    (scratch / "pg" / "my.sql").write_text("select 1;")
+    refused = run_cli("testcube", "reset", "--dir", str(scratch), *SMALL)
+    assert refused.returncode == 1 and "(pg/)" in refused.stderr
+    assert run_cli("testcube", "reset", "--dir", str(scratch), *SMALL, "--force").returncode == 0
+    assert (scratch / "pg" / "my.sql").read_text() == "select 1;"
+
+
+def test_delete_removes_the_cube_and_its_server_and_names_what_it_keeps(scratch):
+    cube_folder = scratch / "cube"
+    assert run_cli("testcube", "up", "--dir", str(cube_folder), *SMALL).returncode == 0
+    server = server_folder(cube_folder)
+    assert server.is_dir()
+    note = next((cube_folder / "data").glob("*/*/*/")) / "note.txt"
+    note.write_text("mine")
+    result = run_cli("testcube", "delete", "--dir", str(cube_folder))
+    assert result.returncode == 0, result.stderr
+    assert f"Kept (not made by the cube): {note}" in result.stdout
+    assert not server.exists() and note.read_text() == "mine"
+    assert [p for p in cube_folder.rglob("*") if not p.is_dir()] == [note]
+    assert {p for p in cube_folder.rglob("*") if p.is_dir()} == {note.parents[0], note.parents[1], note.parents[2]} | {
+        cube_folder / "data"
+    }
+    note.unlink()
+    assert run_cli("testcube", "delete", "--dir", str(cube_folder)).returncode == 0
+    assert not cube_folder.exists()
+
+
+def test_planted_links_for_the_lock_and_the_config_are_not_followed(scratch, tmp_path):
+    assert run_cli("testcube", "up", "--dir", str(scratch), *SMALL).returncode == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (scratch / "datacube.conf").unlink()
+    (scratch / "datacube.conf").symlink_to(victim)
+    repaired = run_cli("testcube", "up", "--dir", str(scratch), *SMALL)
+    assert repaired.returncode == 0, repaired.stderr
+    assert victim.read_text() == "precious" and not (scratch / "datacube.conf").is_symlink()
+    (scratch / "lock").unlink()
+    (scratch / "lock").symlink_to(victim)
+    refused = run_cli("testcube", "up", "--dir", str(scratch), *SMALL)
+    assert refused.returncode == 1 and "is a link, not the cube's lock file" in refused.stderr
+    assert victim.read_text() == "precious"
+
+
+@needs_root
+@pytest.mark.parametrize("given", ["owned", "writable"])
+def test_as_root_a_cube_folder_another_user_owns_or_can_write_is_refused(scratch, probe_user, given):
+    folder = scratch / "shared"
+    folder.mkdir()
+    if given == "owned":
+        os.chown(folder, probe_user.pw_uid, probe_user.pw_gid)
+    else:
+        folder.chmod(0o777)
+    result = run_cli("testcube", "up", "--dir", str(folder), *SMALL)
+    assert result.returncode == 1 and "another user owns it or can write to it" in result.stderr
+    assert list(folder.iterdir()) == []
 
 
 def test_readers_see_the_old_cube_or_the_new_one_while_it_grows(scratch):

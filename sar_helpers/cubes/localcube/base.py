@@ -13,10 +13,13 @@ Layout of a cube folder::
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import shutil
+import stat
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,13 +30,16 @@ from typing import TYPE_CHECKING
 import sar_helpers
 from sar_helpers.products import PRODUCTS
 
+from .integrity import recorded_files
 from .server import EmbeddedServer, ServerError, server_folder
 
 if TYPE_CHECKING:
     import datacube
 
-#: What a cube makes in its folder (``pg`` only for a normal user); ``reset`` deletes no other file.
-OWN_ENTRIES = frozenset({"data", "datacube.conf", "published.conf", "cube.json", "lock", "pg"})
+#: What a cube makes in its folder (and its server's folder, where the server lives there).
+OWN_ENTRIES = frozenset({"data", "datacube.conf", "published.conf", "cube.json", "lock"})
+#: The cube's own files at the top of its folder, which reset and delete remove.
+OWN_FILES = ("datacube.conf", "published.conf", "cube.json")
 
 
 class CubeError(RuntimeError):
@@ -46,6 +52,19 @@ def checkout_or_cwd(name: str) -> Path:
     if (checkout / "pyproject.toml").exists() and (checkout / "sar_helpers").is_dir():
         return checkout / name
     return Path.cwd() / name
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a new file beside it (created exclusively, so never a
+    planted file or link) renamed over it: a link at ``path`` is replaced, never written through."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 #: The line every local cube's datacube.conf carries (how a config is known to be one of ours).
@@ -139,28 +158,117 @@ class LocalCube:
                 "it to forget the settings it held (an external --db-url)."
             ) from None
 
+    def own_entries(self) -> frozenset[str]:
+        """The names the cube makes in its folder: ``pg`` too where its server lives there."""
+        inside = self.server.folder.parent == self.folder
+        return OWN_ENTRIES | ({self.server.folder.name} if inside else set())
+
     def foreign_entries(self) -> list[Path]:
         """What the cube's folder holds that the cube did not make (never deleted by us)."""
+        own = self.own_entries()
         found = []
         if self.folder.is_dir():
             found += [
-                p for p in self.folder.iterdir() if p.name not in OWN_ENTRIES and not p.name.startswith(".write-test-")
+                p
+                for p in self.folder.iterdir()
+                if p.name not in own and not p.name.startswith((".write-test-", *(f".{n}." for n in OWN_FILES)))
             ]
         if self.data.is_dir():
             found += [p for p in self.data.iterdir() if p.name not in PRODUCTS]
         return sorted(found)
 
-    def _remove_own_data(self) -> None:
-        """Delete the cube's data (its product folders), leaving anything else in place."""
+    def _refuse_foreign(self, force: bool, action: str) -> None:
+        """Refuse to ``action`` a folder that also holds what the cube did not make, unless ``force``."""
+        foreign = self.foreign_entries()
+        if foreign and not force:
+            names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in foreign[:3])
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise CubeError(
+                f"{self.folder} also holds files that are not the {self.title.lower()}'s ({names}{more}). {action} "
+                "deletes only the cube's own files, but will not work in a folder shared with others unless you add "
+                "--force; or choose the cube's own folder with --dir."
+            )
+
+    def _remove_own_files(self) -> list[Path]:
+        """Delete what the cube wrote in ``data/``: each dataset folder's files as its record lists
+        them, unfinished ones (``*.partial-PID``), and the folders this leaves empty. Returns the
+        files that stay: the cube did not make them."""
+        if not self.data.is_dir() or self.data.is_symlink():
+            return []
         for product in PRODUCTS:
-            if (self.data / product).is_dir():
-                shutil.rmtree(self.data / product)
+            top = self.data / product
+            if not top.is_dir() or top.is_symlink():
+                continue
+            for folder, subfolders, files in os.walk(top, topdown=False):
+                here = Path(folder)
+                for name in [*subfolders, *files]:
+                    path = here / name
+                    if ".partial-" not in name or not (path.exists() or path.is_symlink()):
+                        continue
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+                for path in recorded_files(here):
+                    if path.is_symlink() or path.is_file():
+                        path.unlink()
+                if here != top and not any(here.iterdir()):
+                    here.rmdir()
+            if not any(top.iterdir()):
+                top.rmdir()
+        return sorted(Path(folder) / name for folder, _, files in os.walk(self.data) for name in files)
+
+    def _remove_own_top_files(self, names: tuple[str, ...] = OWN_FILES) -> None:
+        for name in names:
+            path = self.folder / name
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+
+    def delete(self, force: bool = False) -> list[Path]:
+        """Stop the server and delete what the cube made: its data (as each dataset's record lists
+        it), its config and settings, and its server's folder (under /var/lib/sar-helpers as root).
+        Returns the files that stay because the cube did not make them."""
+        if self.external_db_url:
+            raise CubeError(
+                f"This cube's index lives in an external database ({self.external_db_url}); delete removes only "
+                f"cubes with their own server. Use `sar-helpers {self.command} reset` to empty it there."
+            )
+        self._refuse_foreign(force, "delete")
+        if not self.folder.exists():
+            self.server.remove()
+            return []
+        with self.locked():
+            kept = self._remove_own_files()
+            self.server.remove()
+            self._remove_own_top_files()
+        (self.folder / "lock").unlink(missing_ok=True)
+        for folder in (self.data, self.folder):
+            if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+                folder.rmdir()
+        return kept
 
     @property
     def db_url(self) -> str:
         return self.external_db_url or self.server.url
 
+    def _check_folder(self) -> None:
+        """As root, refuse a cube folder that another user owns or can write: they could plant
+        links there for root to follow."""
+        if os.geteuid() != 0:
+            return
+        try:
+            info = os.lstat(self.folder)
+        except FileNotFoundError:
+            return  # made by us, as root
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+            raise CubeError(
+                f"{self.folder} is a link, or another user owns it or can write to it (uid {info.st_uid}, mode "
+                f"{stat.S_IMODE(info.st_mode):o}); as root, a cube works only in a folder of root's that no one "
+                "else can write. Choose another folder with --dir."
+            )
+
     def _check_writable(self) -> None:
+        self._check_folder()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             probe = self.folder / f".write-test-{os.getpid()}"
@@ -176,7 +284,21 @@ class LocalCube:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cube's lock: one command works on a cube at a time."""
-        handle = open(self.folder / "lock", "a+")
+        self._check_folder()
+        path = self.folder / "lock"
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            raise CubeError(
+                f"{path} is a link, not the cube's lock file. Something else put it there: remove it if it is not "
+                "yours, then run this again."
+            ) from None
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise CubeError(f"{path} is not a file, so it cannot be the cube's lock: remove it, then run this again.")
+        handle = os.fdopen(descriptor, "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -205,15 +327,13 @@ class LocalCube:
             "index_driver = postgres\n"
             f"db_url = {(db_url or self.db_url).replace('%', '%%')}\n"  # configparser reads %% as %
         )
-        if not path.exists() or path.read_text() != text:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
+        if path.is_symlink() or not path.exists() or path.read_text() != text:
+            replace_file(path, text)
         if path != self.config_path:
             return
         settings_text = json.dumps(self._settings, indent=1, sort_keys=True)
-        if self._settings or self._settings_path.exists():
-            self._settings_path.write_text(settings_text)
+        if self._settings or self._settings_path.exists() or self._settings_path.is_symlink():
+            replace_file(self._settings_path, settings_text)
 
     # ----------------------------------------------------------------- server and index
 

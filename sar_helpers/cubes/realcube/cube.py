@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sar_helpers.cubes.grid import bbox_window
 from sar_helpers.cubes.localcube.base import CubeError, LocalCube
+from sar_helpers.cubes.localcube.integrity import record_files
 from sar_helpers.products import PRODUCTS, Product, get_product
 
 from .catalog import DEFAULT_CATALOG, DEFAULT_URL_REPLACE, Search, replace_hrefs, search_items, to_dataset_docs
@@ -117,6 +118,8 @@ class RealCube(LocalCube):
                     partial.unlink(missing_ok=True)
                 fetched += 1
             measurement["path"] = target.as_uri()
+        if fetched:
+            record_files(folder)  # what the cube wrote here, for `delete` and for checks
         return fetched
 
 

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 import yaml
 
 from sar_helpers.cubes.grid import Tile, Window, bbox_window, tiles_over
-from sar_helpers.cubes.localcube.base import OWN_ENTRIES, CubeError, LocalCube
+from sar_helpers.cubes.localcube.base import CubeError, LocalCube
+from sar_helpers.cubes.localcube.integrity import FILE_RECORD, damaged_files, file_sha256, recorded_files
 from sar_helpers.cubes.localcube.server import ServerError
 from sar_helpers.products import PRODUCTS, Product
 
 from . import documents
 from .indexing import reconcile
-from .integrity import FILE_RECORD, damaged_files, file_sha256
 from .rendering import DOC_SUFFIX, DatasetJob, render_datasets
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ class TestCube(LocalCube):
             product_name, _, year = folder.parts[-3:]
             if product_name not in PRODUCTS or not year.isdigit() or not folder.is_dir():
                 continue  # not a dataset folder (a partial one has a suffix)
+            if not (folder / FILE_RECORD).exists() and not any(folder.glob(f"*{DOC_SUFFIX}")):
+                continue  # nothing of a dataset's in it (only what someone else left there)
             broken = damaged_files(folder, verify)
             if broken:
                 found[folder] = broken if (folder / FILE_RECORD).exists() else []
@@ -97,7 +99,8 @@ class TestCube(LocalCube):
         for folder, broken in damaged.items():
             docs = [p for p in folder.glob(f"*{DOC_SUFFIX}") if p not in broken]
             if not docs:
-                shutil.rmtree(folder)
+                for path in recorded_files(folder) or [*folder.glob(f"*{DOC_SUFFIX}")]:
+                    path.unlink(missing_ok=True)
                 continue
             product_name, tile_name, year = folder.parts[-3:]
             window = documents.document_window(yaml.safe_load(docs[0].read_text()))
@@ -221,20 +224,13 @@ class TestCube(LocalCube):
         """Wipe the cube (its data, index entries and embedded server) and build it again.
 
         Only what the cube made is deleted. A folder that also holds other files is
-        refused unless ``force``, and even then those files are left where they are.
+        refused unless ``force``, and even then those files are left where they are;
+        ``kept`` names them (and any the cube did not make inside its data folder).
         """
         self._check_writable()
-        foreign = self.foreign_entries()
-        if foreign and not force:
-            names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in foreign[:3])
-            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            raise CubeError(
-                f"{self.folder} also holds files that are not the test cube's ({names}{more}). reset deletes "
-                "only the cube's own files, but will not work in a folder shared with others unless you add "
-                "--force; or choose the cube's own folder with --dir."
-            )
+        self._refuse_foreign(force, "reset")
         with self.locked():
-            self._remove_own_data()
+            kept = self._remove_own_files()
             if self.external_db_url:
                 self._write_config()
                 index = self._connect_index()
@@ -244,10 +240,5 @@ class TestCube(LocalCube):
                     index.close()
             else:
                 self.server.remove()
-                for name in OWN_ENTRIES - {"lock", "data", "cube.json"}:
-                    path = self.folder / name
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path)
-                    else:
-                        path.unlink(missing_ok=True)
-        return self.up(**up_options)
+                self._remove_own_top_files(("datacube.conf", "published.conf"))  # cube.json keeps the settings
+        return {**self.up(**up_options), "kept": kept}

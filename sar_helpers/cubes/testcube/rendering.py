@@ -16,10 +16,10 @@ import yaml
 
 from sar_helpers.cubes.grid import Tile, Window
 from sar_helpers.cubes.localcube.base import CubeError
+from sar_helpers.cubes.localcube.integrity import record_files, recorded_files
 from sar_helpers.products import Product
 
 from . import documents
-from .integrity import record_files
 from .rasters import write_dataset_rasters
 
 DOC_SUFFIX = ".odc-metadata.yaml"
@@ -51,6 +51,16 @@ def _init_worker() -> None:
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def _retire(old: Path, new: Path) -> None:
+    """Delete a replaced dataset folder; what it held that the cube did not make (a note of the
+    user's) moves into its replacement, where it was."""
+    own = set(recorded_files(old))
+    for path in old.iterdir():
+        if path not in own and not (new / path.name).exists():
+            path.rename(new / path.name)
+    shutil.rmtree(old)
 
 
 def _exchange(first: Path, second: Path) -> None:
@@ -100,7 +110,7 @@ def render_datasets(jobs: list[DatasetJob], finals: list[Path], data: Path, prog
                 final = staged[str(done)]
                 if final.exists():  # a larger window replaces a smaller one, in one step
                     _exchange(done, final)
-                    shutil.rmtree(done)
+                    _retire(done, final)
                 else:
                     done.rename(final)
                 bar.update()

@@ -32,10 +32,26 @@ def add_cube_actions(actions, where: argparse.ArgumentParser, kernel_help: str) 
     actions.add_parser("down", parents=[where], help="stop the server, keep the index and the files")
     actions.add_parser("config", parents=[where], help="print the datacube config file's path (for ODC_CONFIG_PATH)")
     actions.add_parser("kernel", parents=[where], help=kernel_help)
+    delete = actions.add_parser(
+        "delete",
+        parents=[where],
+        help="stop the server and delete what the cube made (its data, index and server folder); keep the rest",
+    )
+    delete.add_argument(
+        "--force",
+        action="store_true",
+        help="work in a folder that also holds other files (they are left alone; only the cube's are deleted)",
+    )
 
 
-def run_cube_action(cube, action: str) -> int:
-    """Answer status, down, config or kernel for any local cube."""
+def report_kept(kept: list) -> None:
+    """Name the files a reset or delete left because the cube did not make them."""
+    for path in kept:
+        print(f"Kept (not made by the cube): {path}")
+
+
+def run_cube_action(cube, action: str, force: bool = False) -> int:
+    """Answer status, down, config, kernel or delete for any local cube."""
     if action == "status":
         print(cube.status().report())
     elif action == "down":
@@ -48,6 +64,9 @@ def run_cube_action(cube, action: str) -> int:
             )
             return 1
         print(cube.config_path)
+    elif action == "delete":
+        report_kept(cube.delete(force))
+        print(f"Deleted the {cube.title.lower()} in {cube.folder}.")
     elif action == "kernel":
         from sar_helpers.tools.jupyter import install_kernel
 

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     cube = RealCube(args.dir)
     if args.action != "up":
-        return run_cube_action(cube, args.action)
+        return run_cube_action(cube, args.action, getattr(args, "force", False))
     replacements = None if args.url_replace is None else [_replacement(r) for r in args.url_replace]
     limits = Limits(args.timeout, args.deadline, args.max_items, args.max_pages)
     done = cube.up(

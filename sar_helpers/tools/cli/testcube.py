@@ -6,7 +6,7 @@ import argparse
 import shlex
 from typing import Any
 
-from .cube_actions import add_cube_actions, chosen_years, run_cube_action, years
+from .cube_actions import add_cube_actions, chosen_years, report_kept, run_cube_action, years
 
 
 def add_command(commands) -> None:
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     cube = TestCube(args.dir, db_url=args.db_url)
     if args.action not in ("up", "reset"):
-        return run_cube_action(cube, args.action)
+        return run_cube_action(cube, args.action, getattr(args, "force", False))
     years = chosen_years(args.years)
     options: dict[str, Any] = dict(
         bbox=tuple(args.bbox or DEFAULT_BBOX), years=None if years is None else set(years), progress=not args.quiet
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     done = cube.up(**options, verify=args.verify) if args.action == "up" else cube.reset(args.force, **options)
     for path in done["repaired"]:
         print(f"Damaged, rendered again: {path}")
+    report_kept(done.get("kept", []))
     print(
         f"Test datacube ready in {cube.folder}: rendered {done['rendered']}, "
         f"indexed {done['indexed']}, removed {done['removed']} datasets."

@@ -49,3 +49,15 @@ def damaged_files(folder: Path, verify: bool = False) -> list[Path]:
         if size != expected["bytes"] or (verify and file_sha256(path) != expected["sha256"]):
             damaged.append(path)
     return damaged
+
+
+def recorded_files(folder: Path) -> list[Path]:
+    """The files a dataset folder's record lists, and the record itself (what the cube wrote
+    there); none when there is no readable record. Names that are not plain file names are
+    passed over: they cannot be ours."""
+    try:
+        record = json.loads((folder / FILE_RECORD).read_text())
+    except (OSError, ValueError):
+        return []
+    names = [name for name in record if isinstance(name, str) and name not in ("", ".", "..") and "/" not in name]
+    return [folder / name for name in names] + [folder / FILE_RECORD]
