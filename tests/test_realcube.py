@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from sar_helpers.cubes.localcube.server import server_folder
 from sar_helpers.cubes.realcube.cube import RealCube
 from sar_helpers.tools.cli import main
 
@@ -113,6 +114,22 @@ def test_a_killed_up_is_finished_by_the_next_without_duplicates(scratch, api, cu
     for path in (folder / "data").rglob("*.tif"):
         product, year, tile, name = path.relative_to(folder / "data").parts
         assert path.read_bytes() == (cube.data / product / tile / year / name).read_bytes()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small filesystem, which needs root")
+def test_a_full_disk_during_download_ends_in_one_sentence(scratch, api):
+    small = scratch / "small"
+    small.mkdir(mode=0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(small)], check=True)
+    try:
+        result = up(small / "real", api, "--bbox", *TUTORIAL_BBOX, "--years", "2022", "--download")
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "The disk is full" in result.stderr and "Free some space and run the same command again" in result.stderr
+        assert not list(small.rglob("*.partial-*"))
+        deleted = run_cli("realcube", "delete", "--dir", str(small / "real"))
+        assert deleted.returncode == 0 and not server_folder(small / "real").exists(), deleted.stderr
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,21 @@ def test_a_truncated_cog_is_named_and_rendered_again(built, tmp_path, monkeypatc
     assert path.read_bytes() == good
 
 
+def test_a_report_on_a_file_damaged_at_the_same_size_names_it(built, tmp_path, monkeypatch, capsys):
+    path = next((built.data / "alos_palsar_mosaic").glob("N31E031/2022/*_HH_*.tif"))
+    good = path.read_bytes()
+    half = len(good) // 2  # a COG keeps its full-resolution tiles last: damage the second half
+    path.write_bytes(good[:half] + bytes(i % 251 for i in range(len(good) - half)))
+    assert path.stat().st_size == len(good)
+    monkeypatch.setenv("ODC_CONFIG_PATH", str(built.config_path))
+    window = ("--x", "31.99", "32.01", "--y", "30.45", "30.47", "--time", "2022")
+    code = main(["report", ALOS, *window, "--quiet", "-o", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 1 and f"The test cube's file {path} is damaged" in err and "testcube up --verify" in err
+    assert not (tmp_path / "r.html").exists()
+    path.write_bytes(good)
+
+
 def test_a_changed_byte_is_found_by_verify(built):
     path = next((built.data / "alos_palsar_mosaic").glob("N31E032/2021/*_date_*.tif"))
     good = bytearray(path.read_bytes())

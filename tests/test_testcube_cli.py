@@ -273,3 +273,14 @@ def test_a_year_range_that_runs_backwards_is_refused(scratch):
     result = run_cli("testcube", "up", "--dir", str(scratch / "cube"), "--years", "2022-2015", "--quiet")
     assert result.returncode == 2 and "runs backwards" in result.stderr and "2015-2022" in result.stderr
     assert not (scratch / "cube").exists()
+
+
+def test_output_into_a_reader_that_went_away_ends_quietly(scratch):
+    """`sar-helpers testcube status | head -1`, with the reader gone before the first line."""
+    assert run_cli("testcube", "up", "--dir", str(scratch), *SMALL).returncode == 0
+    for args in (["status"], ["up", *SMALL]):
+        command = [sys.executable, "-m", "sar_helpers", "testcube", args[0], "--dir", str(scratch), *args[1:]]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=300) == 141 and err == "", err

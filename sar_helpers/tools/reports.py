@@ -216,21 +216,36 @@ def check_output(html: Path, notebook: Path) -> Path:
     return html
 
 
-def check_local_files() -> None:
-    """If the datacube is the local test cube, stop with one sentence when its files are damaged."""
+def _local_test_cube():
+    """The test cube the datacube config names, or None for any other datacube."""
     from sar_helpers.cubes.localcube.base import is_local_cube_config
     from sar_helpers.cubes.testcube.cube import TestCube
 
     config = Path(os.environ.get("ODC_CONFIG_PATH", "").split(":")[0] or "/nonexistent")
     if not is_local_cube_config(config) or "testcube" not in config.read_text():
-        return
-    damaged = [path for files in TestCube(config.parent).damaged().values() for path in files]
-    if damaged:
-        raise ReportError(
-            f"The test cube's file {damaged[0]} is damaged"
-            + (f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else "")
-            + ": run `sar-helpers testcube up` to render it again, then run this report again."
-        )
+        return None
+    return TestCube(config.parent)
+
+
+def _damaged_sentence(verify: bool) -> str | None:
+    """One sentence naming the test cube's damaged files (by size; by checksum with ``verify``)."""
+    cube = _local_test_cube()
+    damaged = [path for files in cube.damaged(verify).values() for path in files] if cube else []
+    if not damaged:
+        return None
+    return (
+        f"The test cube's file {damaged[0]} is damaged"
+        + (f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else "")
+        + f": run `sar-helpers testcube up{' --verify' if verify else ''}` to render it again, then run this "
+        "report again."
+    )
+
+
+def check_local_files() -> None:
+    """If the datacube is the local test cube, stop with one sentence when its files are damaged."""
+    sentence = _damaged_sentence(verify=False)
+    if sentence:
+        raise ReportError(sentence)
 
 
 def _remove_stale_temporaries(html: Path) -> None:
@@ -251,6 +266,8 @@ def _failure(err, failed: Path) -> ReportError:
 
     reason = (err.evalue or "").strip().splitlines()
     hint = unreadable_file_sentence("\n".join(err.traceback or [])) if err.ename == "RasterioIOError" else None
+    # A file changed without changing its size passes the check before the run: its bytes tell.
+    hint = hint or _damaged_sentence(verify=True)
     return ReportError(
         f"The notebook stopped in cell {err.exec_count} with {err.ename}"
         f"{': ' + reason[0] if reason else ''}. {hint + ' ' if hint else ''}"

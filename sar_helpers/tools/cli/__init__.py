@@ -4,6 +4,7 @@ arguments beside the handler that runs it."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import lab, realcube, report, testcube
@@ -26,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # here, where a reader that went away is handled, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader of our output stopped (`... | head`): as other command-line tools, end quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OutputError as err:
         print(f"sar-helpers: {err}", file=sys.stderr)
         return 2
