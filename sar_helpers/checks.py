@@ -79,13 +79,35 @@ def mosaic_years(ds: xr.Dataset | xr.DataArray) -> list[int]:
     :func:`sar_helpers.relabel_time` left one, else the year of the time label."""
     require_not_empty(ds)
     if "mosaic" in ds.coords:
-        return [int(year) for year in np.atleast_1d(ds.coords["mosaic"].values)]
-    if "time" not in ds.coords:
+        years = [int(year) for year in np.atleast_1d(ds.coords["mosaic"].values)]
+    elif "time" not in ds.coords:
         raise ValueError(
             "The data has no time coordinate, so the year (and from it the satellite, launch date "
             "and calibration) of each mosaic is unknown. Keep the time coordinate as dc.load gives it."
         )
-    return pd.DatetimeIndex(np.atleast_1d(ds.coords["time"].values)).year.tolist()
+    else:
+        years = pd.DatetimeIndex(np.atleast_1d(ds.coords["time"].values)).year.tolist()
+    repeated = sorted({year for year in years if years.count(year) > 1})
+    if repeated:
+        raise ValueError(
+            f"The data holds more than one time step of the {', '.join(map(str, repeated))} mosaic; each year has one "
+            "annual mosaic, and the helpers answer per year. Keep one step a year (ds.isel(time=[...])), or check "
+            "the index for datasets indexed twice."
+        )
+    return years
+
+
+def require_possible_values(da: xr.DataArray, purpose: str) -> None:
+    """Refuse values no mosaic band can hold: negative numbers that are not dB (DNs, linear
+    power and ratios are never negative). Reads the values: for what is drawn or counted."""
+    if da.dtype.kind != "f" or str(da.attrs.get("units", "")).lower() in ("db", "decibel"):
+        return
+    if bool((da < 0).any()):
+        raise ValueError(
+            f"{purpose}: {da.name} holds negative values, which no DN, linear power or ratio can be. If they "
+            f"are dB, say so with ds[{str(da.name)!r}].attrs['units'] = 'dB'; else load the band as the product "
+            "stores it."
+        )
 
 
 def platforms(ds: xr.Dataset | xr.DataArray) -> list[Platform]:

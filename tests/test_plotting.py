@@ -10,6 +10,8 @@ import sar_helpers as sar
 from sar_helpers.analysis.steps import time_steps
 from sar_helpers.display.plotting import stretch
 
+from helpers import synthetic
+
 
 @pytest.fixture(autouse=True)
 def close_figures():
@@ -106,3 +108,25 @@ def test_spread_steps(tutorial):
     assert sar.spread_steps(tutorial, 3) == [0, 6, 11]
     assert sar.spread_steps(tutorial.isel(time=[0, 1]), 3) == [0, 1]
     assert sar.spread_steps(tutorial.isel(time=[4]), 3) == [0]
+
+
+def test_rgb_and_histograms_refuse_a_step_with_no_valid_pixel_by_its_mask():
+    dn = np.full((2, 4, 5), 500, dtype=np.uint16)
+    mask = np.stack([np.full((4, 5), 255), np.full((4, 5), 100)]).astype(np.uint8)  # all lay-over in 2008
+    ds = synthetic(dn, mask=mask).assign(hv=lambda d: d.hh // 2)
+    for draw in (lambda: sar.rgb(ds), lambda: sar.histograms(ds, ["hh"])):
+        with pytest.raises(ValueError, match="2008-07-02 has no valid pixel by its mask"):
+            draw()
+    sar.rgb(ds, when=[2007])  # the year with valid pixels draws
+
+
+def test_negative_values_that_are_not_db_are_refused():
+    values = np.linspace(-3, 3, 40).reshape(2, 4, 5)
+    ds = synthetic(np.ones((2, 4, 5))).assign(hh=lambda d: d.hh * 0 + values, hv=lambda d: d.hh * 0 + 1.0)
+    with pytest.raises(ValueError, match="hh holds negative values, which no DN, linear power or ratio can be"):
+        sar.histograms(ds, ["hh"])
+    with pytest.raises(ValueError, match="attrs\\['units'\\] = 'dB'"):
+        sar.rgb(ds, bands=("hh", "hv", "hv"))
+    ds["hh"].attrs["units"] = "dB"
+    sar.histograms(ds, ["hh"])
+    sar.rgb(ds, bands=("hh", "hv", "hv"))

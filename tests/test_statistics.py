@@ -122,3 +122,23 @@ def test_change_map_names_what_is_missing():
         sar.change_map(scene().drop_vars("mask"), 0, 2)
     with pytest.raises(ValueError, match="No time step for year 1999"):
         sar.change_map(scene(), 1999, 2)
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_built_up_area_of_a_year_with_no_valid_pixel_is_nan_and_says_why(together):
+    ds = scene()
+    ds["mask"] = ds["mask"].where(ds.time != ds.time[1], 150).astype(np.uint8)  # all shadow in the second year
+    measure = (lambda d: sar.histograms_and_built_up_area(d, -20.0)[1]) if together else sar.built_up_area
+    with pytest.warns(UserWarning, match="the 2008 mosaic has no valid pixel here, so its area is NaN, not 0 km²"):
+        area = measure(ds)
+    assert np.isnan(area.values[1]) and np.isfinite(area.values[[0, 2]]).all()
+    lazy = measure(ds.chunk({"time": 1, "latitude": 3, "longitude": -1}))
+    assert dask.is_dask_collection(lazy) and np.isnan(lazy.values[1]) and np.isfinite(lazy.values[[0, 2]]).all()
+
+
+def test_two_time_steps_of_one_mosaic_year_are_refused():
+    ds = scene()
+    twice = xr.concat([ds.isel(time=[0]), ds.isel(time=[0])], dim="time")
+    for helper in (sar.to_db, sar.observation_dates, sar.built_up_area, sar.backscatter_histograms):
+        with pytest.raises(ValueError, match="more than one time step of the 2007 mosaic"):
+            helper(twice if helper is not sar.observation_dates else twice.assign(date=twice.hh))

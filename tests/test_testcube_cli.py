@@ -106,7 +106,7 @@ def test_a_killed_build_is_finished_by_the_next_up(scratch):
         [
             sys.executable,
             "-m",
-            "sar_helpers.tools.cli",
+            "sar_helpers",
             "testcube",
             "up",
             "--dir",

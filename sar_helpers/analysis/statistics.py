@@ -9,6 +9,7 @@ so the same code runs on a laptop or a cluster.
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 
 import dask
@@ -19,13 +20,13 @@ import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from sar_helpers.checks import platforms, require_bands, require_dtype, require_not_empty
+from sar_helpers.checks import mosaic_years, platforms, require_bands, require_dtype, require_not_empty
 from sar_helpers.products import VALID_CLASSES
 
 from .calibration import calibration_constants, dn_table
 from .counts import BINS, median_of_counts, value_counts
 from .kernels import class_table, count_above, count_values_and_above, difference_of_lookups
-from .masking import class_values
+from .masking import class_values, in_classes
 from .steps import time_steps
 
 
@@ -40,6 +41,8 @@ def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES) -> xr.DataArra
     if not bands:
         require_bands(ds, ["hh"], "backscatter_histograms")
     require_bands(ds, ["mask"], "backscatter_histograms")
+    if "time" in ds.dims:
+        mosaic_years(ds)  # one time step a year, as every helper takes them
     return value_counts([ds[b] for b in bands], ds["mask"], classes)
 
 
@@ -163,12 +166,33 @@ def _counts_and_area(ds: xr.Dataset, threshold_db: float, classes, histograms: b
         area_data = _area_of_rows(summary, width=width, row_area=row_area)
         counts = _split_counts(summary, width) if histograms else None
     coords = {name: c for name, c in arrays[1].coords.items() if x not in c.dims and y not in c.dims}
-    area = xr.DataArray(area_data, dims=("time",), coords=coords, name="built_up_km2")
-    area.attrs = {"units": "km2", "long_name": f"area with HH above {threshold_db} dB"}
+    # A time step with no valid pixel has no area to tell: NaN, not 0 km².
+    valid = (
+        counts[0][..., 1:].sum(axis=-1) > 0 if counts is not None else in_classes(arrays[0], classes).any([y, x]).data
+    )
+    area = _built_up(area_data, valid, coords, threshold_db, mosaic_years(ds), purpose)
     if counts is None:
         return None, area
     time = {"time": arrays[1]["time"].values} if "time" in arrays[1].coords else {}
     return xr.DataArray(counts, dims=("band", "time", "dn"), coords={"band": names, **time}, name="counts"), area
+
+
+def _built_up(area, valid, coords: dict, threshold_db: float, years: list[int], purpose: str) -> xr.DataArray:
+    """The built-up area per time step, NaN (and, computed, a warning) where no pixel is valid."""
+    out = xr.DataArray(area, dims=("time",), coords=coords, name="built_up_km2")
+    out = out.where(xr.DataArray(valid, dims=("time",), coords=coords))
+    out.attrs = {
+        "units": "km2",
+        "long_name": f"area with HH above {threshold_db} dB",
+        "note": "NaN for a time step with no valid pixel (no data, lay-over or shadow everywhere)",
+    }
+    if not dask.is_dask_collection(valid) and not np.all(valid):
+        empty = [str(year) for year, ok in zip(years, np.atleast_1d(valid)) if not ok]
+        warnings.warn(
+            f"{purpose}: the {', '.join(empty)} mosaic has no valid pixel here, so its area is NaN, not 0 km².",
+            stacklevel=4,
+        )
+    return out
 
 
 def _area_of_rows(summary: np.ndarray, *, width: int, row_area: np.ndarray) -> np.ndarray:

@@ -14,9 +14,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sar_helpers.analysis.calibration import hv_hh_ratio
+from sar_helpers.analysis.masking import valid_mask
 from sar_helpers.analysis.steps import time_steps
 from sar_helpers.analysis.temporal import observation_date_map
-from sar_helpers.checks import require_bands, require_not_empty
+from sar_helpers.checks import require_bands, require_not_empty, require_possible_values
 
 
 def stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -65,6 +66,18 @@ def _panels(n: int, col_wrap: int, size: float, aspect: float):
     return fig, list(axes.flat[:n])
 
 
+def _require_valid_pixels(ds: xr.Dataset, steps: list[int]) -> None:
+    """Where the data carries its mask, refuse a chosen time step with no valid pixel by it."""
+    if "mask" not in ds.data_vars or ds["mask"].dtype != np.uint8:
+        return
+    valid = valid_mask(ds.isel(time=steps)).any(dim=[d for d in ds["mask"].dims if d != "time"]).values
+    for position in np.flatnonzero(~np.atleast_1d(valid)):
+        raise ValueError(
+            f"Time step {_panel_title(ds.time.values[steps[position]])} has no valid pixel by its mask here (all no "
+            "data, lay-over or shadow); choose other time steps or another area."
+        )
+
+
 def rgb(
     ds: xr.Dataset,
     bands: Sequence[str] = ("hh", "hv", "hvhh"),
@@ -91,8 +104,10 @@ def rgb(
         ds = ds.assign(hvhh=hv_hh_ratio(ds))
     require_bands(ds, bands, "rgb")
     steps = time_steps(ds, when)
+    _require_valid_pixels(ds, steps)
     channels = []
     for band in bands:
+        require_possible_values(ds[band].isel(time=steps), "rgb")
         values = np.asarray(ds[band].isel(time=steps).values, dtype=np.float32)
         valid = np.isfinite(values) & (values != 0 if ds[band].dtype.kind in "ui" else True)
         values = np.where(valid, values, np.nan)
@@ -133,10 +148,13 @@ def histograms(
     require_not_empty(ds)
     require_bands(ds, bands, "histograms")
     steps = time_steps(ds, when) if "time" in ds.dims else None
+    if steps is not None:
+        _require_valid_pixels(ds, steps)
     fig, axes = plt.subplots(1, len(bands), figsize=(size * 1.4 * len(bands), size), squeeze=False)
     colours = ("tab:red", "tab:green", "tab:blue", "tab:orange")
     for n, (ax, band) in enumerate(zip(axes.flat, bands)):
         da = ds[band] if steps is None else ds[band].isel(time=steps)
+        require_possible_values(da, "histograms")
         values = np.asarray(da.values, dtype=np.float64).ravel()
         values = values[np.isfinite(values) & ((values != 0) if da.dtype.kind in "ui" else True)]
         if values.size == 0:

@@ -17,21 +17,20 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import stat
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sar_helpers
 from sar_helpers.products import PRODUCTS
 
-from .integrity import recorded_files
+from .integrity import remove_recorded
 from .server import EmbeddedServer, ServerError, server_folder
+from .status import Status
 
 if TYPE_CHECKING:
     import datacube
@@ -84,35 +83,6 @@ def normalise_db_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg2://" + url.split("://", 1)[1]
     return url
-
-
-@dataclass
-class Status:
-    title: str
-    command: str
-    folder: Path
-    server: str
-    db_url: str
-    products: list[str] = field(default_factory=list)
-    datasets: dict[str, Counter] = field(default_factory=dict)
-    disk_bytes: int = 0
-
-    def report(self) -> str:
-        lines = [
-            f"{self.title} in {self.folder}",
-            f"  server:   {self.server}",
-            f"  database: {self.db_url}",
-            f"  config:   {self.folder / 'datacube.conf'} (export ODC_CONFIG_PATH=...)",
-            f"  disk:     {self.disk_bytes / 2**20:.1f} MiB",
-        ]
-        for name in self.products:
-            per_year = self.datasets.get(name, Counter())
-            lines.append(f"  {name}: {sum(per_year.values())} datasets")
-            for year in sorted(per_year):
-                lines.append(f"    {year}: {per_year[year]}")
-        if not self.products and self.server.startswith("running"):
-            lines.append(f"  no products yet: run `sar-helpers {self.command} up`")
-        return "\n".join(lines)
 
 
 class LocalCube:
@@ -190,33 +160,8 @@ class LocalCube:
             )
 
     def _remove_own_files(self) -> list[Path]:
-        """Delete what the cube wrote in ``data/``: each dataset folder's files as its record lists
-        them, unfinished ones (``*.partial-PID``), and the folders this leaves empty. Returns the
-        files that stay: the cube did not make them."""
-        if not self.data.is_dir() or self.data.is_symlink():
-            return []
-        for product in PRODUCTS:
-            top = self.data / product
-            if not top.is_dir() or top.is_symlink():
-                continue
-            for folder, subfolders, files in os.walk(top, topdown=False):
-                here = Path(folder)
-                for name in [*subfolders, *files]:
-                    path = here / name
-                    if ".partial-" not in name or not (path.exists() or path.is_symlink()):
-                        continue
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path)
-                    else:
-                        path.unlink()
-                for path in recorded_files(here):
-                    if path.is_symlink() or path.is_file():
-                        path.unlink()
-                if here != top and not any(here.iterdir()):
-                    here.rmdir()
-            if not any(top.iterdir()):
-                top.rmdir()
-        return sorted(Path(folder) / name for folder, _, files in os.walk(self.data) for name in files)
+        """Delete what the cube wrote in ``data/`` (see :func:`remove_recorded`); returns what stays."""
+        return remove_recorded(self.data, list(PRODUCTS))
 
     def _remove_own_top_files(self, names: tuple[str, ...] = OWN_FILES) -> None:
         for name in names:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 #: In each dataset folder: the size and sha256 of every other file, written last.
@@ -61,3 +63,33 @@ def recorded_files(folder: Path) -> list[Path]:
         return []
     names = [name for name in record if isinstance(name, str) and name not in ("", ".", "..") and "/" not in name]
     return [folder / name for name in names] + [folder / FILE_RECORD]
+
+
+def remove_recorded(data: Path, products: list[str]) -> list[Path]:
+    """Delete what a cube wrote under ``data/PRODUCT/``: each dataset folder's files as its record
+    lists them, unfinished ones (``*.partial-PID``), and the folders this leaves empty; never
+    following a link. Returns the files that stay: the cube did not make them."""
+    if not data.is_dir() or data.is_symlink():
+        return []
+    for product in products:
+        top = data / product
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for folder, subfolders, files in os.walk(top, topdown=False):
+            here = Path(folder)
+            for name in [*subfolders, *files]:
+                path = here / name
+                if ".partial-" not in name or not (path.exists() or path.is_symlink()):
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            for path in recorded_files(here):
+                if path.is_symlink() or path.is_file():
+                    path.unlink()
+            if here != top and not any(here.iterdir()):
+                here.rmdir()
+        if not any(top.iterdir()):
+            top.rmdir()
+    return sorted(Path(folder) / name for folder, _, files in os.walk(data) for name in files)

@@ -51,13 +51,7 @@ class RealCube(LocalCube):
         """
         known = get_product(product)
         bbox_window(*bbox)  # refuse a bad box before anything else
-        years = sorted(set(years or known.years))
-        lacking = [y for y in years if y not in known.years]
-        if lacking:
-            raise CubeError(
-                f"{product} has no mosaics for {', '.join(map(str, lacking))}; its years are "
-                f"{', '.join(map(str, known.years))}."
-            )
+        years = _years_of(known, years)
         limits = limits or Limits()
         replacements = [DEFAULT_URL_REPLACE] if url_replace is None else url_replace
         mapped = tuple(new for _, new in url_replace or ())
@@ -121,6 +115,18 @@ class RealCube(LocalCube):
         if fetched:
             record_files(folder)  # what the cube wrote here, for `delete` and for checks
         return fetched
+
+
+def _years_of(product: Product, years: list[int] | None) -> list[int]:
+    """The years asked for (default: all the product's), sorted; a CubeError names those it lacks."""
+    years = sorted(set(years or product.years))
+    lacking = [y for y in years if y not in product.years]
+    if lacking:
+        raise CubeError(
+            f"{product.name} has no mosaics for {', '.join(map(str, lacking))}; its years are "
+            f"{', '.join(map(str, product.years))}."
+        )
+    return years
 
 
 def _checked_datasets(items: list, product: Product, mapped: tuple[str, ...]) -> tuple[list, list[str]]:

@@ -1,0 +1,36 @@
+"""What ``sar-helpers testcube|realcube status`` reports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Status:
+    title: str
+    command: str
+    folder: Path
+    server: str
+    db_url: str
+    products: list[str] = field(default_factory=list)
+    datasets: dict[str, Counter] = field(default_factory=dict)
+    disk_bytes: int = 0
+
+    def report(self) -> str:
+        lines = [
+            f"{self.title} in {self.folder}",
+            f"  server:   {self.server}",
+            f"  database: {self.db_url}",
+            f"  config:   {self.folder / 'datacube.conf'} (export ODC_CONFIG_PATH=...)",
+            f"  disk:     {self.disk_bytes / 2**20:.1f} MiB",
+        ]
+        for name in self.products:
+            per_year = self.datasets.get(name, Counter())
+            lines.append(f"  {name}: {sum(per_year.values())} datasets")
+            for year in sorted(per_year):
+                lines.append(f"    {year}: {per_year[year]}")
+        if not self.products and self.server.startswith("running"):
+            lines.append(f"  no products yet: run `sar-helpers {self.command} up`")
+        return "\n".join(lines)
