@@ -235,3 +235,17 @@ with open({str(log)!r}, "a") as out:
     assert len(loads) >= 10, "the reader should have loaded many times during the rebuild"
     assert [r for r in loads if "error" in r] == []
     assert {r["steps"] for r in loads} == {8} and {r["empty"] for r in loads} == {0}
+
+
+def test_the_printed_export_line_runs_nothing_when_pasted(scratch):
+    folder = scratch / "a b $(touch pwned)"
+    result = run_cli("testcube", "up", "--dir", str(folder), *SMALL)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("Connect with: "))
+    pasted = subprocess.run(
+        ["bash", "-c", line.removeprefix("Connect with: ") + '; printf %s "$ODC_CONFIG_PATH"'],
+        capture_output=True,
+        text=True,
+        cwd=scratch,
+    )
+    assert pasted.stdout == str(folder / "datacube.conf") and not (scratch / "pwned").exists()
