@@ -5,7 +5,7 @@
 1. Load floor: the tutorial dc.load against reading the same windows straight from
    the GeoTIFFs with rasterio (no datacube). Target: at most 1.3x.
 2. Whole tile N31E031, 12 years: the lazy pipeline of notebook 03 (yearly statistics,
-   built-up area, change map, in one pass) on a local Dask cluster, against the
+   built-up area, log-ratio, in one pass) on a local Dask cluster, against the
    published tutorial's eager load-and-convert on as many years as fit; peak resident
    memory (target: under 1.5 GB for ours), where the worker threads' time goes, and the
    throughput against the decode floor: rasterio decoding the same files with every
@@ -93,8 +93,8 @@ def task_group(key) -> str:
         return f"read {name.removeprefix('dc_load_')} (datacube's reader)"
     if name.startswith("sar-read-"):
         return f"read {name.removeprefix('sar-read-')} (decoded into the chunk)"
-    if name.startswith("change-map"):
-        return "change map"
+    if name.startswith("log-ratio"):
+        return "log-ratio"
     if name.startswith(("sum", "split_counts", "area_of_rows")):
         return "DN histograms and bright pixels"
     if name.startswith("finalize"):
@@ -143,7 +143,7 @@ def run_ours(config: str, x, y, years: int) -> dict:
             sar.check_chunks(ds, client)
             results = list(sar.histograms_and_built_up_area(ds))
             if years > 1:
-                results.append(sar.change_map(ds, YEARS[0], YEARS[years - 1]))
+                results.append(sar.log_ratio(ds, YEARS[0], YEARS[years - 1]))
             with get_task_stream(client) as stream:
                 # As notebook 03: persist the results on the cluster (one pass: they share their
                 # reads), wait for them, then gather them.

@@ -131,22 +131,22 @@ def test_yearly_statistics_agree_with_plain_numpy(scheduler, eager, lazy):
             )
 
 
-def test_built_up_area_and_change_map_agree_with_the_eager_run(scheduler, eager, lazy):
+def test_built_up_area_and_log_ratio_agree_with_the_eager_run(scheduler, eager, lazy):
     area = sar.built_up_area(lazy, -8.0)
     assert hasattr(area.data, "dask")
     np.testing.assert_allclose(area.compute().values, sar.built_up_area(eager, -8.0).values, rtol=1e-12)
     assert (np.diff(area.values) >= -0.05 * area.values[:-1]).all()  # the town grows
-    change = sar.change_map(lazy, 2007, 2022)
+    change = sar.log_ratio(lazy, 2007, 2022)
     np.testing.assert_allclose(
-        change.compute().values, sar.change_map(eager, 2007, 2022).values, atol=1e-4, equal_nan=True
+        change.compute().values, sar.log_ratio(eager, 2007, 2022).values, atol=1e-4, equal_nan=True
     )
 
 
-def test_change_map_is_written_as_a_cloud_optimized_geotiff(eager, tmp_path):
+def test_log_ratio_is_written_as_a_cloud_optimized_geotiff(eager, tmp_path):
     import rasterio
 
     path = tmp_path / "change.tif"
-    change = sar.change_map(eager, 2007, 2022)
+    change = sar.log_ratio(eager, 2007, 2022)
     sar.write_cog(change, path)
     with rasterio.open(path) as src:
         assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG" and src.crs.to_epsg() == 4326

@@ -4,7 +4,9 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
 import sar_helpers as sar
 from sar_helpers.analysis.steps import time_steps
@@ -130,3 +132,17 @@ def test_negative_values_that_are_not_db_are_refused():
     ds["hh"].attrs["units"] = "dB"
     sar.histograms(ds, ["hh"])
     sar.rgb(ds, bands=("hh", "hv", "hv"))
+
+
+def test_plot_yearly_breaks_at_the_gap_and_marks_reused_acquisitions(figures):
+    years = [2009, 2010, 2015, 2016, 2021, 2022]
+    time = np.array([f"{y}-07-02" for y in years], dtype="datetime64[ns]")
+    area = xr.DataArray([1.0, 2.0, 5.0, 6.0, 9.0, 9.0], dims="time", coords={"time": time}, name="area")
+    dates = pd.DataFrame({"mosaic": years, "same_dates_as": pd.array([None] * 5 + [2021], dtype="Int64")})
+    fig = sar.plot_yearly(area, "km²", "Area per mosaic", dates, savefig_path=figures / "plot_yearly.png")
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_linestyle() != "None"]
+    assert [list(line.get_xdata()) for line in lines] == [[2009, 2010], [2015, 2016, 2021]]  # 2017-20 exist
+    hollow = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
+    assert [list(h.get_xdata()) for h in hollow] == [[2022]] and hollow[0].get_markerfacecolor() == "none"
+    assert [t.get_text() for t in ax.texts] == ["ALOS", "ALOS-2"] and ax.get_xlabel() == "mosaic year"

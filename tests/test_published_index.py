@@ -83,7 +83,7 @@ def stdout_of(notebook) -> str:
     [
         ("01_ALOS_PALSAR_annual_mosaic", {}, "{'time': 12, 'latitude': 810, 'longitude': 900}"),
         ("02_JERS_annual_mosaic", {}, "{'time': 1, 'latitude': 810, 'longitude': 900}"),
-        ("03_scaling_with_dask", {"change_map_path": "CHANGE"}, "810 x 900 pixels"),
+        ("03_scaling_with_dask", {"log_ratio_path": "CHANGE"}, "810 x 900 pixels"),
     ],
 )
 def test_the_notebooks_run_unchanged_on_the_published_index(

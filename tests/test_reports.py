@@ -187,27 +187,27 @@ def test_notebook_03_parameters_are_checked_against_each_other(tmp_path, monkeyp
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
     for arguments, message in (
         (
-            ["--time", "2015", "2022", "--change-years", "2007", "2022"],
-            "change_years must be two different mosaic years",
+            ["--time", "2015", "2022", "--log-ratio-years", "2007", "2022"],
+            "log_ratio_years must be two different mosaic years",
         ),
-        (["--change-years", "2022", "2015"], "earlier first"),
-        (["--change-years", "2012", "2022"], "2007, 2008, 2009, 2010, 2015"),
+        (["--log-ratio-years", "2022", "2015"], "earlier first"),
+        (["--log-ratio-years", "2012", "2022"], "2007, 2008, 2009, 2010, 2015"),
     ):
         code = main(["report", SCALING, *arguments, "-o", str(tmp_path / "r.html")])
         err = capsys.readouterr().err
         assert code == 1 and message in err, err
 
 
-def test_notebook_03_years_and_change_map_follow_the_report(tmp_path):
+def test_notebook_03_years_and_log_ratio_follow_the_report(tmp_path):
     from sar_helpers.tools.reports import derived_parameters, notebook_parameters, validate
 
     defaults = notebook_parameters(REPO / "notebooks" / "03_scaling_with_dask.ipynb")
     derived = derived_parameters(defaults, {"time": ["2015", "2022"]}, tmp_path / "east cairo.html")
-    assert derived["change_years"] == [2015, 2022] and derived["change_map_path"] == "east_cairo_change_hh.tif"
-    assert validate({**defaults, **derived})["change_years"] == [2015, 2022]
+    assert derived["log_ratio_years"] == [2015, 2022] and derived["log_ratio_path"] == "east_cairo_log_ratio_hh.tif"
+    assert validate({**defaults, **derived})["log_ratio_years"] == [2015, 2022]
 
 
-def test_notebook_03_report_writes_its_change_map_beside_the_report(cube, tmp_path):
+def test_notebook_03_report_writes_its_log_ratio_beside_the_report(cube, tmp_path):
     before = sorted((REPO / "notebooks").glob("*.tif"))
     html = tmp_path / "recent.html"
     result = run_cli(
@@ -228,8 +228,8 @@ def test_notebook_03_report_writes_its_change_map_beside_the_report(cube, tmp_pa
         timeout=900,
     )
     assert result.returncode == 0, result.stderr
-    change_map = tmp_path / "recent_change_hh.tif"
-    assert change_map.exists() and "Wrote recent_change_hh.tif" in stdout_of(html.with_suffix(".ipynb"))
+    log_ratio = tmp_path / "recent_log_ratio_hh.tif"
+    assert log_ratio.exists() and "Wrote recent_log_ratio_hh.tif" in stdout_of(html.with_suffix(".ipynb"))
     assert sorted((REPO / "notebooks").glob("*.tif")) == before, "nothing is written beside the tutorials"
 
 

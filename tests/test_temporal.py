@@ -12,13 +12,16 @@ from helpers import PUBLISHED, synthetic
 def test_observation_dates_reproduce_the_published_table(tutorial):
     table = sar.observation_dates(tutorial)
     assert len(table) == 12
-    assert list(table.columns) == ["mosaic", "platform", "earliest", "latest", "median", "span_days", "nodata_share"]
+    columns = ["mosaic", "platform", "earliest", "latest", "median", "span_days", "nodata_share", "same_dates_as"]
+    assert list(table.columns) == columns
     for _, row in table.iterrows():
         first, last = PUBLISHED[row.mosaic]
         assert (str(row.earliest.date()), str(row.latest.date())) == (first, last)
         assert row.span_days == (pd.Timestamp(last) - pd.Timestamp(first)).days
     assert table.platform.tolist() == ["ALOS"] * 4 + ["ALOS-2"] * 8
     assert (table.nodata_share == 0).all()
+    # Only the 2022 mosaic reuses an acquisition over this area: 2021-12-28, 2021's.
+    assert table.same_dates_as.dropna().to_dict() == {table.index[-1]: 2021}
 
 
 def test_median_is_exact(tutorial):

@@ -51,7 +51,8 @@ def yearly_backscatter(ds: xr.Dataset, histograms: xr.DataArray | None = None, c
 
     The mean is taken in linear power and then converted to dB (the mean of dB
     values would be biased low by speckle); the median of power and of dB is the
-    same pixel. Exact, from the DN histograms (made here unless ``histograms`` from
+    same pixel. Mean and median differ mostly because the area mixes surfaces (a mean
+    in power is pulled up by the bright ones), and also by speckle. Exact, from the DN histograms (made here unless ``histograms`` from
     :func:`backscatter_histograms` are given).
     """
     histograms = histograms if histograms is not None else backscatter_histograms(ds, classes)
@@ -84,7 +85,9 @@ def yearly_backscatter(ds: xr.Dataset, histograms: xr.DataArray | None = None, c
 
 
 def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
-    """Area of one pixel in km²: per latitude on a geographic grid, one number on a projected one."""
+    """Area of one pixel in km²: per latitude on a geographic grid (on the CRS's ellipsoid, WGS84
+    for EPSG:4326), one number on a projected one (the true area on an equal-area projection
+    such as EPSG:6933; on others, the grid's own)."""
     crs = ds.odc.crs
     if crs is None:
         raise ValueError(
@@ -95,14 +98,25 @@ def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
         lat = ds["latitude"]
         res_lat = abs(float(lat[1] - lat[0])) if lat.size > 1 else 0.000222222222222
         res_lon = abs(float(ds["longitude"][1] - ds["longitude"][0])) if ds["longitude"].size > 1 else res_lat
-        radius = 6371.0088
-        km_lat = np.deg2rad(res_lat) * radius
-        return (np.deg2rad(res_lon) * radius * np.cos(np.deg2rad(lat))) * km_lat
+        ellipsoid = crs.proj.ellipsoid
+        a_km = ellipsoid.semi_major_metre / 1000
+        e = np.sqrt(1 - (ellipsoid.semi_minor_metre / ellipsoid.semi_major_metre) ** 2)
+        north = _zone_area(np.deg2rad(lat.values + res_lat / 2), a_km, e)
+        south = _zone_area(np.deg2rad(lat.values - res_lat / 2), a_km, e)
+        return xr.DataArray(np.deg2rad(res_lon) * (north - south), coords={"latitude": lat}, dims=lat.dims)
     res = ds.odc.geobox.resolution
     factor = {"metre": 1e-3, "m": 1e-3}.get(crs.units[0], None)
     if factor is None:
         raise ValueError(f"Cannot tell pixel areas in units of {crs.units[0]}; reproject to metres.")
     return abs(res.x * res.y) * factor * factor
+
+
+def _zone_area(phi: np.ndarray, a: float, e: float) -> np.ndarray:
+    """Area, per radian of longitude, between the equator and latitude ``phi`` on an ellipsoid of
+    semi-major axis ``a`` and eccentricity ``e`` (the authalic-latitude formula)."""
+    s = np.sin(phi)
+    b2 = a * a * (1 - e * e)
+    return b2 / 2 * (s / (1 - e * e * s * s) + np.log((1 + e * s) / (1 - e * s)) / (2 * e))
 
 
 def _block_summary(mask, *bands, keep, thresholds, histograms, total_rows, block_info=None) -> np.ndarray:
@@ -183,7 +197,7 @@ def _built_up(area, valid, coords: dict, threshold_db: float, years: list[int], 
     out = out.where(xr.DataArray(valid, dims=("time",), coords=coords))
     out.attrs = {
         "units": "km2",
-        "long_name": f"area with HH above {threshold_db} dB",
+        "long_name": f"area with HH above {threshold_db} dB (a proxy for built-up land)",
         "note": "NaN for a time step with no valid pixel (no data, lay-over or shadow everywhere)",
     }
     if not dask.is_dask_collection(valid) and not np.all(valid):
@@ -207,11 +221,18 @@ def _split_counts(summary: np.ndarray, width: int) -> np.ndarray:
 
 
 def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLASSES) -> xr.DataArray:
-    """Area (km²) per time step whose HH gamma-nought is above ``threshold_db`` among valid pixels.
+    """Area (km², each pixel's true area) per time step whose HH gamma-nought is above
+    ``threshold_db`` among pixels whose mask class is in ``classes``: a proxy for built-up land,
+    not a map of it.
 
-    Built-up land is the brightest L-band HH return; -8 dB separates it from sand,
-    rock and fields in these mosaics. Lazy on dask (one task per chunk) until the sum is
-    asked for; :func:`histograms_and_built_up_area` makes it in the histograms' pass.
+    Buildings are the brightest L-band HH returns (double bounce), so a high threshold picks them,
+    but also whatever else is bright: irrigated fields near -8 dB, rough rock, and, pixel by pixel,
+    speckle (a 4-look pixel of a -10 dB surface passes -8 dB one time in eight). Lay-over is
+    excluded by the default ``classes`` because terrain facing the radar is bright without being
+    built up. Choose the threshold from the data (the HH histogram of known built-up and open land)
+    and average the backscatter spatially first where speckle matters. NaN for a time step with no
+    valid pixel. Lazy on dask (one task per chunk) until the sum is asked for;
+    :func:`histograms_and_built_up_area` makes it in the histograms' pass.
     """
     return _counts_and_area(ds, threshold_db, classes, False, "built_up_area")[1]
 
@@ -226,7 +247,7 @@ def histograms_and_built_up_area(
     return histograms, area
 
 
-def _change_block(dn_before, mask_before, dn_after, mask_after, *, at, keep, before, after) -> np.ndarray:
+def _log_ratio_block(dn_before, mask_before, dn_after, mask_after, *, at, keep, before, after) -> np.ndarray:
     """dB after minus dB before for one (y, x) block, from the (time, y, x) blocks that hold the
     two steps at positions ``at``; one compiled pass, the only array allocated is the result."""
     i, j = at
@@ -240,10 +261,19 @@ def _block_of(chunks: tuple[int, ...], position: int) -> tuple[int, int]:
     return block, position - int(starts[block])
 
 
-def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
-    """``band`` in dB at ``after`` minus at ``before`` (years or dates), NaN where either is masked."""
-    require_bands(ds, [band, "mask"], "change_map")
-    require_dtype(ds[band], "uint16", "change_map takes the DNs as loaded.")
+def log_ratio(ds: xr.Dataset, before, after, band: str = "hh", classes=("land",)) -> xr.DataArray:
+    """The log-ratio of ``band`` between two time steps (years or dates): 10·log10(γ⁰ after / γ⁰
+    before), in dB, per pixel; NaN where either step's mask class is not in ``classes`` (default
+    land: over water both values sit near the noise floor and their ratio is noise).
+
+    This is a raw product, not a map of change: per pixel it holds speckle (for two independent
+    4-look intensities the log-ratio of an unchanged pixel has a standard deviation of about
+    3.3 dB, so about a third of unchanged pixels pass ±3 dB), any difference between the two
+    sensors and seasons, and the change itself. Filter or aggregate it before any threshold.
+    Lazy on dask: one compiled pass per chunk, as soon as both steps are read.
+    """
+    require_bands(ds, [band, "mask"], "log_ratio")
+    require_dtype(ds[band], "uint16", "log_ratio takes the DNs as loaded.")
     require_dtype(ds["mask"], "uint8", "Load the mask band without resampling other than nearest.")
     first, last = time_steps(ds, [before])[0], time_steps(ds, [after])[0]
     constants = calibration_constants(ds)
@@ -251,19 +281,19 @@ def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
     y, x = [d for d in values.dims if d != "time"]
     values, mask = values.transpose("time", y, x), mask.transpose("time", y, x)
     options = {
-        "keep": class_table(class_values(VALID_CLASSES)),
+        "keep": class_table(class_values(tuple(classes))),
         "before": dn_table(constants[first], "db"),
         "after": dn_table(constants[last], "db"),
     }
-    change_data: dsa.Array | np.ndarray
+    ratio_data: dsa.Array | np.ndarray
     if dask.is_dask_collection(values.data) or dask.is_dask_collection(mask.data):
         # Each task takes the two years' blocks straight from the load (no slicing task between),
         # so the scheduler runs it as soon as both are read, not after every other ready task.
         data = dsa.asarray(values.data)
         masks = dsa.asarray(mask.data).rechunk(data.chunks)
         (block_before, i), (block_after, j) = _block_of(data.chunks[0], first), _block_of(data.chunks[0], last)
-        task = partial(_change_block, at=(i, j), **options)
-        key = f"change-map-{tokenize(data.name, masks.name, first, last, options)}"
+        task = partial(_log_ratio_block, at=(i, j), **options)
+        key = f"log-ratio-{tokenize(data.name, masks.name, first, last, options)}"
         graph: dict = {
             (key, iy, ix): (
                 task,
@@ -272,10 +302,14 @@ def change_map(ds: xr.Dataset, before, after, band: str = "hh") -> xr.DataArray:
             for iy, ix in np.ndindex(*data.numblocks[1:])
         }
         layer = HighLevelGraph.from_collections(key, graph, dependencies=[data, masks])
-        change_data = dsa.Array(layer, key, chunks=data.chunks[1:], dtype=np.float32)
+        ratio_data = dsa.Array(layer, key, chunks=data.chunks[1:], dtype=np.float32)
     else:
         data, masks = np.asarray(values.data), np.asarray(mask.data)
-        change_data = _change_block(data, masks, data, masks, at=(first, last), **options)
+        ratio_data = _log_ratio_block(data, masks, data, masks, at=(first, last), **options)
     coords = {name: c for name, c in values.coords.items() if set(c.dims) <= {y, x}}
-    attrs = {"units": "dB", "long_name": f"change of {band.upper()} from {before} to {after}"}
-    return xr.DataArray(change_data, dims=(y, x), coords=coords, attrs=attrs, name=f"{band}_change_db")
+    attrs = {
+        "units": "dB",
+        "long_name": f"log-ratio of {band.upper()} gamma-nought, {after} over {before}",
+        "note": "raw per-pixel ratio: speckle, sensor and season differences included; not a change map",
+    }
+    return xr.DataArray(ratio_data, dims=(y, x), coords=coords, attrs=attrs, name=f"{band}_log_ratio_db")

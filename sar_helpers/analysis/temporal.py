@@ -37,11 +37,15 @@ def _date_band(ds: xr.Dataset) -> xr.DataArray:
 
 def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
     """One row per time step: the mosaic's year, platform, earliest, latest and median
-    observation date of its acquired pixels, the span in days, and the share of no data.
+    observation date of its acquired pixels, the span in days, the share of no data, and
+    ``same_dates_as``: the earlier mosaic whose pixels have the same earliest, latest and
+    median dates (the same acquisition reused: over the tutorial area 2022 repeats 2021-12-28),
+    which a time series should drop or mark, since between the two nothing can have changed.
 
-    No-data pixels (date 0) are left out of the dates. The median is exact (the
-    midpoint of the middle two for an even count), rounded to the nearest day, ties
-    upward. A time step with no data at all gets empty dates and a warning.
+    No-data pixels (date 0) are left out of the dates. The median is the middle day of
+    the acquired pixels (the midpoint of the middle two for an even count) rounded to the
+    nearest whole day, ties upward. A time step with no data at all gets empty dates and a
+    warning.
     """
     date = _date_band(ds)
     satellites = platforms(ds)
@@ -83,7 +87,21 @@ def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
     for column in ("earliest", "latest", "median"):
         table[column] = pd.to_datetime(table[column]).astype("datetime64[ns]")
     table["span_days"] = table["span_days"].astype("Int64")
+    table["same_dates_as"] = _same_dates_as(table)
     return table
+
+
+def _same_dates_as(table: pd.DataFrame) -> pd.Series:
+    """For each row, the first earlier mosaic of the same platform with the same dates, or <NA>."""
+    keys = list(zip(table["platform"], table["earliest"], table["latest"], table["median"]))
+    first: dict = {}
+    out = []
+    for key, mosaic in zip(keys, table["mosaic"]):
+        acquired = not pd.isna(key[1])
+        out.append(first.get(key) if acquired else None)
+        if acquired:
+            first.setdefault(key, mosaic)
+    return pd.Series(out, index=table.index, dtype="Int64")
 
 
 def observation_date_map(ds: xr.Dataset) -> xr.DataArray:

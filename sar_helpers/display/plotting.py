@@ -17,7 +17,8 @@ from sar_helpers.analysis.calibration import hv_hh_ratio
 from sar_helpers.analysis.masking import valid_mask
 from sar_helpers.analysis.steps import time_steps
 from sar_helpers.analysis.temporal import observation_date_map
-from sar_helpers.checks import require_bands, require_not_empty, require_possible_values
+from sar_helpers.checks import mosaic_years, platforms, require_bands, require_not_empty, require_possible_values
+from sar_helpers.products import product_of
 
 
 def stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -202,6 +203,67 @@ def plot_observation_dates(ds: xr.Dataset, when=0, size: float = 6, savefig_path
     mosaic = pd.Timestamp(ds.time.values[steps[0]]).year
     ax.set_title(f"Observation dates of the {mosaic} mosaic")
     _label_axes(ax, when)
+    fig.tight_layout()
+    if savefig_path is not None:
+        fig.savefig(savefig_path, dpi=100)
+    return fig
+
+
+def _gap(first: int, last: int, made: set[int]) -> bool:
+    """Is there a year between two mosaics with no mosaic at all (a line must not cross it)?"""
+    return any(year not in made for year in range(first + 1, last))
+
+
+def plot_yearly(
+    series: xr.DataArray | Sequence[xr.DataArray],
+    ylabel: str,
+    title: str = "",
+    dates: pd.DataFrame | None = None,
+    size: float = 4,
+    savefig_path=None,
+) -> Figure:
+    """One or more values per mosaic (1-D along time) against the mosaic's year; returns the figure.
+
+    Lines join only consecutive years, so they break where no mosaic exists (2011-2014, between
+    ALOS and ALOS-2); each satellite's years are shaded and named, because a step between sensors
+    is not a change on the ground. With ``dates`` (from :func:`observation_dates`), a mosaic that
+    reuses an earlier one's acquisition is drawn hollow, off the line, and named in the legend.
+    """
+    series = [series] if isinstance(series, xr.DataArray) else list(series)
+    if not series:
+        raise ValueError("plot_yearly needs at least one series.")
+    for da in series:
+        require_not_empty(da)
+        if da.dims != ("time",):
+            raise ValueError(f"plot_yearly draws values along time only; {da.name} has dimensions {da.dims}.")
+    years, satellites = np.array(mosaic_years(series[0])), platforms(series[0])
+    made = {year for p in satellites for year in product_of(p).years}  # years with a mosaic
+    repeats = np.zeros(len(years), dtype=bool)
+    if dates is not None:
+        reused = dict(zip(dates["mosaic"], dates["same_dates_as"]))
+        repeats = np.array([not pd.isna(reused.get(int(year), pd.NA)) for year in years])
+    fig, ax = plt.subplots(figsize=(size * 2, size))
+    for name in dict.fromkeys(p.name for p in satellites):
+        own = years[[p.name == name for p in satellites]]
+        ax.axvspan(own.min() - 0.4, own.max() + 0.4, color="0.93", zorder=0)
+        ax.text((own.min() + own.max()) / 2, 1.0, name, transform=ax.get_xaxis_transform(), ha="center", va="bottom")
+    for da in series:
+        values = np.asarray(da.values, dtype=np.float64)
+        kept = np.flatnonzero(~repeats)
+        runs = np.split(kept, [i + 1 for i in range(len(kept) - 1) if _gap(years[kept[i]], years[kept[i + 1]], made)])
+        colour = None
+        for run in runs:
+            (line,) = ax.plot(years[run], values[run], marker="o", color=colour, label=None if colour else da.name)
+            colour = line.get_color()
+        if repeats.any():
+            ax.plot(
+                years[repeats], values[repeats], "o", mfc="none", color=colour, label=f"{da.name}: reused acquisition"
+            )
+    ax.set_xlabel("mosaic year")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title, pad=18)
+    ax.legend()
     fig.tight_layout()
     if savefig_path is not None:
         fig.savefig(savefig_path, dpi=100)

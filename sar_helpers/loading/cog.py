@@ -54,10 +54,17 @@ def write_array(
 
 
 def write_cog(da: xr.DataArray, path: Path | str) -> Path:
-    """A 2-D DataArray (computed if lazy) as a COG on its own grid; NaN is the no-data value of floats."""
+    """A 2-D DataArray (computed if lazy) as a COG on its own grid; NaN is the no-data value of floats.
+
+    Its overviews (what a GIS shows zoomed out) take the nearest pixel for values in dB and for
+    integers (classes, dates), whose average would mean nothing (an average of dB is not the dB of
+    the average power), and the average for other values (power, amplitude).
+    """
     if da.ndim != 2:
         raise ValueError(f"write_cog writes one 2-D band; this array has dimensions {da.dims}. Select one time step.")
     geobox = da.odc.geobox
     values = np.asarray(da.values)
     nodata = np.nan if values.dtype.kind == "f" else 0
-    return write_array(path, values, geobox.affine, str(geobox.crs), nodata, str(da.name or ""))
+    in_db = str(da.attrs.get("units", "")).lower() in ("db", "decibel")
+    resampling = "AVERAGE" if values.dtype.kind == "f" and not in_db else "NEAREST"
+    return write_array(path, values, geobox.affine, str(geobox.crs), nodata, str(da.name or ""), resampling)

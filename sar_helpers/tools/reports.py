@@ -131,11 +131,11 @@ def validate(parameters: dict) -> dict:
         reproject_options(crs, clean.get("resolution"))
     except ValueError as err:
         raise ReportError(str(err)) from None
-    if "change_years" in clean:
-        clean["change_years"] = _change_years(clean["change_years"], product, clean.get("time"))
-    path = clean.get("change_map_path")
+    if "log_ratio_years" in clean:
+        clean["log_ratio_years"] = _log_ratio_years(clean["log_ratio_years"], product, clean.get("time"))
+    path = clean.get("log_ratio_path")
     if path is not None and not (isinstance(path, str) and _FILE_NAME.fullmatch(path)):
-        raise ReportError(f"change_map_path must be a plain file name ending in .tif; got {path!r}.")
+        raise ReportError(f"log_ratio_path must be a plain file name ending in .tif; got {path!r}.")
     return clean
 
 
@@ -146,32 +146,34 @@ def _years_in(time, product) -> list[int]:
     return [y for y in product.years if first <= y <= last]
 
 
-def _change_years(value, product, time) -> list[int]:
+def _log_ratio_years(value, product, time) -> list[int]:
     try:
         before, after = (int(v) for v in value)
     except (TypeError, ValueError):
-        raise ReportError(f"change_years must be two years, e.g. --change-years 2007 2022; got {value!r}.") from None
+        raise ReportError(
+            f"log_ratio_years must be two years, e.g. --log-ratio-years 2007 2022; got {value!r}."
+        ) from None
     loaded = _years_in(time, product) if time is not None else list(product.years)
     missing = [y for y in (before, after) if y not in loaded]
     if missing or not before < after:
         raise ReportError(
-            f"change_years must be two different mosaic years that the report loads, earlier first "
+            f"log_ratio_years must be two different mosaic years that the report loads, earlier first "
             f"({', '.join(map(str, loaded))}); got {before} {after}."
         )
     return [before, after]
 
 
 def derived_parameters(defaults: dict, overrides: dict, html: Path) -> dict:
-    """Overrides that follow from the others: the change map's years follow --time unless
+    """Overrides that follow from the others: the log-ratio's years follow --time unless
     given, and its file is named after the report, so reports in one folder never share it."""
     derived = dict(overrides)
     product = get_product(derived.get("product", defaults.get("product", "alos_palsar_mosaic")))
-    if "change_years" in defaults and "change_years" not in derived and "time" in derived:
+    if "log_ratio_years" in defaults and "log_ratio_years" not in derived and "time" in derived:
         years = _years_in(_time(derived["time"], product), product)  # a bad --time is named here
         if len(years) >= 2:
-            derived["change_years"] = [years[0], years[-1]]
-    if "change_map_path" in defaults and "change_map_path" not in derived:
-        derived["change_map_path"] = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', html.stem)}_{defaults['change_map_path']}"
+            derived["log_ratio_years"] = [years[0], years[-1]]
+    if "log_ratio_path" in defaults and "log_ratio_path" not in derived:
+        derived["log_ratio_path"] = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', html.stem)}_{defaults['log_ratio_path']}"
     return derived
 
 

@@ -26,10 +26,10 @@ def add_command(commands) -> None:
     report.add_argument("--bands", nargs="+", help="the bands to load")
     report.add_argument("--steps", nargs="+", metavar="STEP", help="years or dates to plot (steps_to_plot)")
     report.add_argument(
-        "--change-years",
+        "--log-ratio-years",
         nargs=2,
         metavar=("BEFORE", "AFTER"),
-        help="years of the change map (notebook 03; default: the first and last year of --time)",
+        help="years of the log-ratio (notebook 03; default: the first and last year of --time)",
     )
     report.add_argument("--output-crs", help="reproject to this CRS, e.g. EPSG:6933 (with --resolution)")
     report.add_argument(
@@ -71,8 +71,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         overrides["bands"] = list(args.bands)
     if args.steps:
         overrides["steps_to_plot"] = [int(s) if s.isascii() and s.isdigit() else s for s in args.steps]
-    if args.change_years:
-        overrides["change_years"] = [_number(v) for v in args.change_years]
+    if args.log_ratio_years:
+        overrides["log_ratio_years"] = [_number(v) for v in args.log_ratio_years]
     if args.output_crs:
         overrides["output_crs"] = args.output_crs
     if args.resolution:
