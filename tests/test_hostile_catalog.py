@@ -83,7 +83,7 @@ def test_a_body_that_is_not_the_items_geotiff_is_deleted(scratch, api):
         ("endless", ["--max-pages", "5"], "sent more than 5 pages; stopped (raise --max-pages)."),
         ("endless", ["--max-items", "3"], "sent more than 3 items; stopped (raise --max-items)."),
         ("offsite", [], "which is not on http://127.0.0.1:"),
-        ("json", [], "answered with text that is not JSON"),
+        ("json", [], "answered the search wrongly (its answer is not JSON: "),
     ],
 )
 def test_a_catalog_that_never_ends_or_misleads_is_stopped(scratch, api, mode, options, message):

@@ -92,7 +92,7 @@ def test_report_with_no_data_anywhere_fails_with_one_sentence(cube, tmp_path):
     assert result.returncode == 1
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith("sar-helpers: The notebook stopped in cell") and "ValueError: " in message
-    assert "has no valid pixels here" in message and "Traceback" not in result.stderr
+    assert "has no valid pixel" in message and "Traceback" not in result.stderr
     assert not html.exists() and not html.with_suffix(".ipynb").exists()
     assert html.with_suffix(".failed.ipynb").exists()
 
@@ -271,3 +271,15 @@ def test_a_malformed_time_for_notebook_03_is_named_before_anything_is_derived(tm
     code = main(["report", SCALING, "--time", "abc", "-o", str(tmp_path / "r.html")])
     err = capsys.readouterr().err
     assert code == 1 and "time must be one or two dates" in err and "invalid literal" not in err
+
+
+def test_a_uniform_area_is_checked_before_any_kernel(cube, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    notebook = str(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb")
+    for box, message in (
+        (["31.95", "30.5", "31.94", "30.6"], "uniform_area must be given smallest first"),
+        (["10", "5", "10.01", "5.01"], "No alos_palsar_mosaic data over uniform_area 10.0 5.0 10.01 5.01"),
+    ):
+        code = main(["report", notebook, "--uniform-area", *box, "-o", str(tmp_path / "r.html")])
+        err = capsys.readouterr().err
+        assert code == 1 and message in err, err

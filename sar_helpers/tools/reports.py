@@ -68,6 +68,17 @@ def _pair(name: str, value, low: float, high: float) -> list[float]:
     return [first, second]
 
 
+def _box(name: str, value) -> list[float]:
+    """A (west, south, east, north) box in degrees, checked."""
+    try:
+        west, south, east, north = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ReportError(f"{name} must be four numbers, west south east north; got {value!r}.") from None
+    _pair(name, (west, east), -180, 180)
+    _pair(name, (south, north), -90, 90)
+    return [west, south, east, north]
+
+
 def _time(value, product) -> list[str] | str:
     values = [value] if isinstance(value, str) else list(value)
     if not 1 <= len(values) <= 2 or not all(isinstance(v, str) and _DATE.fullmatch(v) for v in values):
@@ -101,6 +112,8 @@ def validate(parameters: dict) -> dict:
             if clean[key] not in PRODUCTS:
                 raise ReportError(f"Unknown {key} {clean[key]!r}; the products are {', '.join(PRODUCTS)}.")
     product = get_product(clean.get("product", "alos_palsar_mosaic"))
+    if "uniform_area" in clean:
+        clean["uniform_area"] = _box("uniform_area", clean["uniform_area"])
     if "x" in clean:
         clean["x"] = _pair("x", clean["x"], -180, 180)
     if "y" in clean:
@@ -189,6 +202,14 @@ def check_coverage(parameters: dict) -> None:
     with datacube.Datacube(app="sar-helpers-report") as dc:
         if not dc.find_datasets(product=product, **query):
             raise ReportError(no_data_message(product, query))
+        if "uniform_area" in parameters:
+            west, south, east, north = parameters["uniform_area"]
+            box = {**query, "x": (west, east), "y": (south, north)}
+            if not dc.find_datasets(product=product, **box):
+                raise ReportError(
+                    f"No {product} data over uniform_area {west} {south} {east} {north}: give a box of uniform, "
+                    "unchanging ground in your area with --uniform-area W S E N."
+                )
 
 
 def check_output(html: Path, notebook: Path) -> Path:

@@ -95,9 +95,9 @@ def _stac_io(url: str, limits: Limits, deadline: float):
             try:
                 page = json.loads(text)
             except ValueError as err:
-                raise CatalogError(f"{what} answered with text that is not JSON ({err}).") from None
+                raise ValueError(f"its answer is not JSON: {err}") from None
             if not isinstance(page, dict):
-                raise CatalogError(f"{what} answered with JSON that is not a STAC object.")
+                raise ValueError("its answer is JSON but not a STAC object")
             return page
 
     io = CatalogIO(timeout=limits.request_timeout)
@@ -164,12 +164,14 @@ def search_items(search: Search, progress: bool = True, limits: Limits | None = 
         )
         with tqdm(desc="Searching the catalog", unit="item", disable=not progress) as bar:
             found = _read_pages(search, results.pages_as_dicts(), limits, bar)
-    except (requests.exceptions.RequestException, pystac_client.exceptions.APIError) as err:
+    except (requests.exceptions.RequestException, pystac_client.exceptions.APIError, ValueError) as err:
         if _unreachable(err):
             raise CatalogError(
                 f"The STAC catalog at {search.catalog} stopped answering ({_reason(err.__context__ or err)}). "
                 "Run the same command again; what was indexed stays."
             ) from None
+        if isinstance(err, ValueError):
+            raise CatalogError(f"The STAC catalog at {search.catalog} answered the search wrongly ({err}).") from None
         raise CatalogError(f"The STAC catalog at {search.catalog} refused the search ({_reason(err)}).") from None
     if not found:
         raise CatalogError(

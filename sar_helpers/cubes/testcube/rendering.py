@@ -53,10 +53,24 @@ def _init_worker() -> None:
         pass
 
 
+def _own_files(folder: Path) -> set[Path]:
+    """What a dataset folder holds of the cube's: the files its record lists, and (for a folder an
+    older version wrote without a record) its documents and the files they name."""
+    own = set(recorded_files(folder))
+    for doc in folder.glob(f"*{DOC_SUFFIX}"):
+        own.add(doc)
+        try:
+            measurements = (yaml.safe_load(doc.read_text()) or {}).get("measurements") or {}
+            own.update(folder / Path(str(m["path"])).name for m in measurements.values())
+        except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError):
+            continue  # a damaged document names nothing
+    return own
+
+
 def _retire(old: Path, new: Path) -> None:
     """Delete a replaced dataset folder; what it held that the cube did not make (a note of the
     user's) moves into its replacement, where it was."""
-    own = set(recorded_files(old))
+    own = _own_files(old)
     for path in old.iterdir():
         if path not in own and not (new / path.name).exists():
             path.rename(new / path.name)

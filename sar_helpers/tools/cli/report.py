@@ -31,6 +31,12 @@ def add_command(commands) -> None:
         metavar=("BEFORE", "AFTER"),
         help="years of the log-ratio (notebook 03; default: the first and last year of --time)",
     )
+    report.add_argument(
+        "--uniform-area",
+        nargs=4,
+        metavar=("W", "S", "E", "N"),
+        help="a box of uniform, unchanging ground (bare soil, sand) for speckle and sensor checks (notebooks 01, 02)",
+    )
     report.add_argument("--output-crs", help="reproject to this CRS, e.g. EPSG:6933 (with --resolution)")
     report.add_argument(
         "--resolution", nargs="+", metavar="RES", help="pixel size in the output CRS: 25, or -25 25 (y x)"
@@ -73,6 +79,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         overrides["steps_to_plot"] = [int(s) if s.isascii() and s.isdigit() else s for s in args.steps]
     if args.log_ratio_years:
         overrides["log_ratio_years"] = [_number(v) for v in args.log_ratio_years]
+    if args.uniform_area:
+        overrides["uniform_area"] = [_number(v) for v in args.uniform_area]
     if args.output_crs:
         overrides["output_crs"] = args.output_crs
     if args.resolution:
