@@ -147,20 +147,7 @@ def test_a_full_disk_during_download_ends_in_one_sentence(scratch, api):
 )
 def test_bad_requests_end_in_one_sentence(scratch, api, args, message):
     folder = scratch / "real"
-    base = [
-        "realcube",
-        "up",
-        "--dir",
-        str(folder),
-        "--catalog",
-        api.catalog,
-        "--quiet",
-        "--bbox",
-        *TUTORIAL_BBOX,
-        "--years",
-        "2022",
-    ]
-    result = run_cli(*base, *args)
+    result = up(folder, api, "--bbox", *TUTORIAL_BBOX, "--years", "2022", *args)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
     assert not folder.exists(), "a refused request touches nothing"
