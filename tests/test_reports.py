@@ -283,3 +283,15 @@ def test_a_uniform_area_is_checked_before_any_kernel(cube, tmp_path, monkeypatch
         code = main(["report", notebook, "--uniform-area", *box, "-o", str(tmp_path / "r.html")])
         err = capsys.readouterr().err
         assert code == 1 and message in err, err
+
+
+def test_a_report_elsewhere_skips_the_lessons_own_uniform_area(tmp_path):
+    from sar_helpers.tools.reports import derived_parameters, notebook_parameters
+
+    defaults = notebook_parameters(REPO / "notebooks" / "01_ALOS_PALSAR_annual_mosaic.ipynb")
+    html = tmp_path / "r.html"
+    assert "uniform_area" not in derived_parameters(defaults, {"time": ["2015", "2022"]}, html)
+    elsewhere = derived_parameters(defaults, {"x": [31.99, 32.01], "y": [30.45, 30.47]}, html)
+    assert elsewhere["uniform_area"] is None
+    mine = derived_parameters(defaults, {"x": [31.99, 32.01], "uniform_area": [31.995, 30.46, 32.0, 30.465]}, html)
+    assert mine["uniform_area"] == [31.995, 30.46, 32.0, 30.465]

@@ -112,7 +112,7 @@ def validate(parameters: dict) -> dict:
             if clean[key] not in PRODUCTS:
                 raise ReportError(f"Unknown {key} {clean[key]!r}; the products are {', '.join(PRODUCTS)}.")
     product = get_product(clean.get("product", "alos_palsar_mosaic"))
-    if "uniform_area" in clean:
+    if clean.get("uniform_area") is not None:
         clean["uniform_area"] = _box("uniform_area", clean["uniform_area"])
     if "x" in clean:
         clean["x"] = _pair("x", clean["x"], -180, 180)
@@ -187,7 +187,20 @@ def derived_parameters(defaults: dict, overrides: dict, html: Path) -> dict:
             derived["log_ratio_years"] = [years[0], years[-1]]
     if "log_ratio_path" in defaults and "log_ratio_path" not in derived:
         derived["log_ratio_path"] = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', html.stem)}_{defaults['log_ratio_path']}"
+    if defaults.get("uniform_area") and "uniform_area" not in derived and not _inside(defaults, derived):
+        derived["uniform_area"] = None  # the lesson's box is not in the report's area: its sections say so
     return derived
+
+
+def _inside(defaults: dict, derived: dict) -> bool:
+    """Is the notebook's own uniform_area inside the report's area?"""
+    try:
+        west, south, east, north = defaults["uniform_area"]
+        x0, x1 = derived.get("x", defaults.get("x", (-180, 180)))
+        y0, y1 = derived.get("y", defaults.get("y", (-90, 90)))
+        return x0 <= west and east <= x1 and y0 <= south and north <= y1
+    except (TypeError, ValueError):
+        return True  # not numbers: validate() names what is wrong
 
 
 def check_coverage(parameters: dict) -> None:
@@ -202,7 +215,7 @@ def check_coverage(parameters: dict) -> None:
     with datacube.Datacube(app="sar-helpers-report") as dc:
         if not dc.find_datasets(product=product, **query):
             raise ReportError(no_data_message(product, query))
-        if "uniform_area" in parameters:
+        if parameters.get("uniform_area") is not None:
             west, south, east, north = parameters["uniform_area"]
             box = {**query, "x": (west, east), "y": (south, north)}
             if not dc.find_datasets(product=product, **box):
