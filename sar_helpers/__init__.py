@@ -37,6 +37,7 @@ _EXPORTS = {
     "histograms": "display.plotting",
     "plot_observation_dates": "display.plotting",
     "plot_yearly": "display.plotting",
+    "plot_db_histograms": "display.plotting",
     "rgb": "display.plotting",
     "spread_steps": "analysis.steps",
     "display_map": "display.maps",

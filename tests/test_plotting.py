@@ -146,3 +146,17 @@ def test_plot_yearly_breaks_at_the_gap_and_marks_reused_acquisitions(figures):
     hollow = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
     assert [list(h.get_xdata()) for h in hollow] == [[2022]] and hollow[0].get_markerfacecolor() == "none"
     assert [t.get_text() for t in ax.texts] == ["ALOS", "ALOS-2"] and ax.get_xlabel() == "mosaic year"
+
+
+def test_db_histograms_come_from_the_dn_counts(figures):
+    dn = np.full((2, 4, 5), 1000, dtype=np.uint16)  # 20*log10(1000) - 83 = -23 dB
+    dn[1, :2] = 10000  # half of 2008 at -3 dB
+    ds = synthetic(dn, mask=np.full(dn.shape, 255, dtype=np.uint8)).assign(hv=lambda d: d.hh)
+    fig = sar.plot_db_histograms(sar.backscatter_histograms(ds), mark_db=-5.0)
+    fig.savefig(figures / "db_histograms.png")
+    curves = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert set(curves) == {"2007", "2008", "-5.0 dB"}
+    first, second = (np.asarray(curves[y].get_ydata()) for y in ("2007", "2008"))
+    centres = np.asarray(curves["2007"].get_xdata())
+    assert first.sum() == pytest.approx(1) and centres[first.argmax()] == pytest.approx(-22.75)
+    assert second[centres > -5].sum() == pytest.approx(0.5)

@@ -268,3 +268,32 @@ def plot_yearly(
     if savefig_path is not None:
         fig.savefig(savefig_path, dpi=100)
     return fig
+
+
+def plot_db_histograms(
+    counts: xr.DataArray, band: str = "hh", mark_db: float | None = None, bin_db: float = 0.5, size: float = 4
+) -> Figure:
+    """Each time step's distribution of ``band`` in dB, from the exact DN counts of
+    :func:`backscatter_histograms` (so it costs nothing more on a whole tile); returns the figure.
+
+    Curves give the share of valid pixels per ``bin_db``-wide bin; ``mark_db`` draws a threshold.
+    """
+    if "band" not in counts.dims or band not in counts["band"].values:
+        raise ValueError(f"counts has no band {band!r}; make it with sar.backscatter_histograms.")
+    per_step = np.atleast_2d(np.asarray(counts.sel(band=band).values, dtype=np.float64))
+    years, constants = mosaic_years(counts), [product_of(p).calibration_db for p in platforms(counts)]
+    fig, ax = plt.subplots(figsize=(size * 2, size))
+    edges = np.arange(-40.0, 10.0 + bin_db, bin_db)
+    for year, constant, dn_counts in zip(years, constants, per_step):
+        db = 20 * np.log10(np.arange(1, dn_counts.size)) + constant  # DN 0 is no data
+        shares, _ = np.histogram(db, bins=edges, weights=dn_counts[1:])
+        total = shares.sum()
+        if total:
+            ax.plot(edges[:-1] + bin_db / 2, shares / total, label=str(year))
+    if mark_db is not None:
+        ax.axvline(mark_db, color="black", linestyle="--", label=f"{mark_db} dB")
+    ax.set_xlabel(f"{band.upper()} gamma-nought (dB)")
+    ax.set_ylabel(f"share of valid pixels per {bin_db} dB")
+    ax.legend(ncol=2)
+    fig.tight_layout()
+    return fig
