@@ -180,10 +180,9 @@ def _counts_and_area(ds: xr.Dataset, threshold_db: float, classes, histograms: b
         area_data = _area_of_rows(summary, width=width, row_area=row_area)
         counts = _split_counts(summary, width) if histograms else None
     coords = {name: c for name, c in arrays[1].coords.items() if x not in c.dims and y not in c.dims}
-    # A time step with no valid pixel has no area to tell: NaN, not 0 km².
-    valid = (
-        counts[0][..., 1:].sum(axis=-1) > 0 if counts is not None else in_classes(arrays[0], classes).any([y, x]).data
-    )
+    # A time step with no valid pixel has no area to tell: NaN, not 0 km². With the histograms the
+    # counts tell, in the same task (_area_of_rows); alone, the area needs a look at the mask.
+    valid = None if histograms else in_classes(arrays[0], classes).any([y, x]).data
     area = _built_up(area_data, valid, coords, threshold_db, mosaic_years(ds), purpose)
     if counts is None:
         return None, area
@@ -194,14 +193,15 @@ def _counts_and_area(ds: xr.Dataset, threshold_db: float, classes, histograms: b
 def _built_up(area, valid, coords: dict, threshold_db: float, years: list[int], purpose: str) -> xr.DataArray:
     """The built-up area per time step, NaN (and, computed, a warning) where no pixel is valid."""
     out = xr.DataArray(area, dims=("time",), coords=coords, name="built_up_km2")
-    out = out.where(xr.DataArray(valid, dims=("time",), coords=coords))
+    if valid is not None:
+        out = out.where(xr.DataArray(valid, dims=("time",), coords=coords))
     out.attrs = {
         "units": "km2",
         "long_name": f"area with HH above {threshold_db} dB (a proxy for built-up land)",
         "note": "NaN for a time step with no valid pixel (no data, lay-over or shadow everywhere)",
     }
-    if not dask.is_dask_collection(valid) and not np.all(valid):
-        empty = [str(year) for year, ok in zip(years, np.atleast_1d(valid)) if not ok]
+    if not dask.is_dask_collection(out.data) and np.isnan(out.values).any():
+        empty = [str(year) for year, area_km2 in zip(years, np.atleast_1d(out.values)) if np.isnan(area_km2)]
         warnings.warn(
             f"{purpose}: the {', '.join(empty)} mosaic has no valid pixel here, so its area is NaN, not 0 km².",
             stacklevel=4,
@@ -211,8 +211,12 @@ def _built_up(area, valid, coords: dict, threshold_db: float, years: list[int], 
 
 def _area_of_rows(summary: np.ndarray, *, width: int, row_area: np.ndarray) -> np.ndarray:
     """Per time step of a (time, counts + rows) summary: its bright pixels per row, each row
-    weighed by the area of its pixels."""
-    return np.sum(summary[:, width:] * row_area, axis=1)
+    weighed by the area of its pixels; NaN where the counts (when there are any) hold no valid
+    pixel of the first band."""
+    area = np.sum(summary[:, width:] * row_area, axis=1)
+    if width:
+        area = np.where(summary[:, 1:BINS].sum(axis=1) > 0, area, np.nan)
+    return area
 
 
 def _split_counts(summary: np.ndarray, width: int) -> np.ndarray:
