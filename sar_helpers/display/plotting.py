@@ -108,8 +108,9 @@ def rgb(
     _require_valid_pixels(ds, steps)
     channels = []
     for band in bands:
-        require_possible_values(ds[band].isel(time=steps), "rgb")
-        values = np.asarray(ds[band].isel(time=steps).values, dtype=np.float32)
+        chosen = ds[band].isel(time=steps).compute()  # read once (a lazy band), then checked and drawn
+        require_possible_values(chosen, "rgb")
+        values = np.asarray(chosen.values, dtype=np.float32)
         valid = np.isfinite(values) & (values != 0 if ds[band].dtype.kind in "ui" else True)
         values = np.where(valid, values, np.nan)
         channels.append(stretch(values, *_band_limits(values, robust, percentile_stretch)))
@@ -154,7 +155,7 @@ def histograms(
     fig, axes = plt.subplots(1, len(bands), figsize=(size * 1.4 * len(bands), size), squeeze=False)
     colours = ("tab:red", "tab:green", "tab:blue", "tab:orange")
     for n, (ax, band) in enumerate(zip(axes.flat, bands)):
-        da = ds[band] if steps is None else ds[band].isel(time=steps)
+        da = (ds[band] if steps is None else ds[band].isel(time=steps)).compute()  # read once, then checked
         require_possible_values(da, "histograms")
         values = np.asarray(da.values, dtype=np.float64).ravel()
         values = values[np.isfinite(values) & ((values != 0) if da.dtype.kind in "ui" else True)]

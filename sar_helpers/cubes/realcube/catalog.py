@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from sar_helpers.cubes.localcube.base import CubeError
 
 from .items import ItemError, mosaic_year
-from .transfer import Limits, TransferError, origin, session
+from .limits import Limits
+from .transfer import TransferError, origin, session
 
 if TYPE_CHECKING:
     import pystac

@@ -20,7 +20,8 @@ from sar_helpers.products import PRODUCTS, Product, get_product
 
 from .catalog import DEFAULT_CATALOG, DEFAULT_URL_REPLACE, Search, replace_hrefs, search_items, to_dataset_docs
 from .items import ItemError, check_dataset, check_item, dataset_folder, file_name
-from .transfer import Limits, origin, read_body, session
+from .limits import Limits
+from .transfer import origin, read_body, session
 
 ENV_DIR = "SAR_REALCUBE_DIR"
 

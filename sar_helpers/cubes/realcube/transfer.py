@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -21,32 +20,6 @@ _READ = 1 << 16
 
 class TransferError(CubeError):
     """A transfer broke a limit or went where it may not; the message names the address."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one ``realcube up`` lets the network take (the command line's options)."""
-
-    #: Seconds to connect, and to wait for any byte, in one request.
-    timeout: float = 30.0
-    #: Seconds the whole catalog search may take; each file's download gets as long again.
-    deadline: float = 600.0
-    #: Items and pages the search may bring before it is refused as endless.
-    max_items: int = 20_000
-    max_pages: int = 2_000
-    #: Bytes one catalog page, and one downloaded file, may hold.
-    max_page_bytes: int = 64 << 20
-    max_file_bytes: int = 2 << 30
-
-    def __post_init__(self) -> None:
-        for name in ("timeout", "deadline", "max_items", "max_pages"):
-            value = getattr(self, name)
-            if not value > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be more than 0, not {value}.")
-
-    @property
-    def request_timeout(self) -> tuple[float, float]:
-        return (min(self.timeout, 10.0), self.timeout)
 
 
 def origin(url: str) -> str:

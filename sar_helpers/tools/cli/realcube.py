@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from sar_helpers.cubes.realcube.limits import Limits
+
 from .cube_actions import add_cube_actions, chosen_years, run_cube_action, years
 
 
@@ -43,15 +45,24 @@ def add_command(commands) -> None:
     up.add_argument("--download", action="store_true", help="copy the COGs into the cube's folder for offline work")
     up.add_argument("--quiet", action="store_true", help="no progress bars")
     limits = up.add_argument_group("limits on what the network may take (a catalog is untrusted input)")
-    limits.add_argument("--timeout", type=float, default=30.0, help="seconds to connect or wait for data (default 30)")
+    limits.add_argument(
+        "--timeout",
+        type=float,
+        default=Limits.timeout,
+        help="seconds to connect or wait for data (default %(default)s)",
+    )
     limits.add_argument(
         "--deadline",
         type=float,
-        default=600.0,
-        help="seconds the whole catalog search may take, and each file's download (default 600)",
+        default=Limits.deadline,
+        help="seconds the whole catalog search may take, and each file's download (default %(default)s)",
     )
-    limits.add_argument("--max-items", type=int, default=20_000, help="items the search may bring (default 20000)")
-    limits.add_argument("--max-pages", type=int, default=2_000, help="pages the search may bring (default 2000)")
+    limits.add_argument(
+        "--max-items", type=int, default=Limits.max_items, help="items the search may bring (default %(default)s)"
+    )
+    limits.add_argument(
+        "--max-pages", type=int, default=Limits.max_pages, help="pages the search may bring (default %(default)s)"
+    )
     add_cube_actions(
         actions, where, "install a Jupyter kernel 'Python 3 (SAR mosaics, real data)' that connects to this cube"
     )
@@ -67,7 +78,6 @@ def _replacement(text: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from sar_helpers.cubes.realcube.catalog import DEFAULT_CATALOG
     from sar_helpers.cubes.realcube.cube import RealCube
-    from sar_helpers.cubes.realcube.transfer import Limits
 
     cube = RealCube(args.dir)
     if args.action != "up":
