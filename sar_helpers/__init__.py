@@ -51,6 +51,9 @@ _EXPORTS = {
     "release": "tools.cluster",
     "write_cog": "loading.cog",
     "equivalent_looks": "analysis.speckle",
+    "lee_filter": "analysis.speckle",
+    "detect_change": "analysis.change",
+    "change_areas": "analysis.change",
     "DatabaseUnavailable": "errors",
 }
 __all__ = sorted(_EXPORTS)

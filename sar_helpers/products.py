@@ -72,17 +72,18 @@ class Product:
     name: str
     platforms: tuple[Platform, ...]
     bands: tuple[str, ...]
-    #: Calibration constant of gamma-nought: dB = 10*log10(DN**2) + calibration.
-    calibration_db: float
+    #: Calibration constant of gamma-nought: dB = 10*log10(DN**2) + calibration
+    #: (None for a product of classes, such as the forest/non-forest map).
+    calibration_db: float | None
     #: ``eo:platform`` and ``eo:instrument`` as Digital Earth Africa's dataset metadata
     #: gives them for every dataset of the product ("ALOS/ALOS-2" for ALOS and ALOS-2 alike).
     platform_label: str
     instrument_label: str
 
     @property
-    def cf(self) -> str:
+    def cf(self) -> str | None:
         """The calibration factor as the dataset metadata states it, e.g. "83.0 dB"."""
-        return f"{-self.calibration_db} dB"
+        return None if self.calibration_db is None else f"{-self.calibration_db} dB"
 
     def published_definition(self) -> dict:
         """Digital Earth Africa's product definition (``datacube product add`` document), verbatim."""
@@ -117,7 +118,22 @@ JERS_SAR_MOSAIC = Product(
     "SAR",
 )
 
-PRODUCTS: dict[str, Product] = {p.name: p for p in (ALOS_PALSAR_MOSAIC, JERS_SAR_MOSAIC)}
+#: JAXA's forest/non-forest map, made from the same mosaics (our product name; Planetary Computer's
+#: collection ``alos-fnf-mosaic``). One measurement, ``fnf``, of the classes in ``FNF_CLASSES``.
+ALOS_FNF_MOSAIC = Product(
+    "alos_fnf_mosaic",
+    (ALOS, ALOS2),
+    ("fnf",),
+    None,
+    "ALOS/ALOS-2",
+    "PALSAR/PALSAR-2",
+)
+
+#: The ``fnf`` band's classes (JAXA's 4-class maps, version 2; 0 is no data). The older 3-class
+#: maps (1 forest, 2 non-forest, 3 water) give 2 another meaning.
+FNF_CLASSES: dict[str, int] = {"no_data": 0, "dense_forest": 1, "non_dense_forest": 2, "non_forest": 3, "water": 4}
+
+PRODUCTS: dict[str, Product] = {p.name: p for p in (ALOS_PALSAR_MOSAIC, JERS_SAR_MOSAIC, ALOS_FNF_MOSAIC)}
 
 
 def platforms_named(label: str) -> tuple[Platform, ...]:
@@ -152,8 +168,15 @@ def platform_in_orbit(year: int) -> Platform:
 
 
 def product_of(platform: Platform) -> Product:
-    """The mosaic product that holds a platform's data."""
-    return next(p for p in PRODUCTS.values() if platform in p.platforms)
+    """The backscatter mosaic product that holds a platform's data."""
+    return next(p for p in PRODUCTS.values() if platform in p.platforms and p.calibration_db is not None)
+
+
+def calibration_of(platform: Platform) -> float:
+    """The calibration constant (dB) of a platform's backscatter mosaics."""
+    constant = product_of(platform).calibration_db
+    assert constant is not None  # product_of gives backscatter products only
+    return constant
 
 
 def get_product(name: str) -> Product:

@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from sar_helpers.checks import platforms, require_dtype, require_not_empty
-from sar_helpers.products import VALID_CLASSES, product_of
+from sar_helpers.products import VALID_CLASSES, calibration_of
 
 from .masking import in_classes
 from .tables import lookup
@@ -44,7 +44,7 @@ Quantity = Literal["db", "power"]
 
 def calibration_constants(data: xr.Dataset | xr.DataArray) -> list[float]:
     """The calibration constant (dB) of each time step, from the satellite that made it."""
-    return [product_of(p).calibration_db for p in platforms(data)]
+    return [calibration_of(p) for p in platforms(data)]
 
 
 @lru_cache

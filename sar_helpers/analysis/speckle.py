@@ -9,7 +9,12 @@ speckle along with the surface.
 
 from __future__ import annotations
 
+from functools import partial
+
+import dask.array as dsa
+import numpy as np
 import xarray as xr
+from scipy.ndimage import uniform_filter
 
 from sar_helpers.checks import require_not_empty
 
@@ -29,3 +34,135 @@ def equivalent_looks(power: xr.DataArray) -> xr.DataArray:
     out = (mean * mean / power.var(spatial)).rename("equivalent_looks")
     out.attrs = {"units": "1", "long_name": "equivalent number of looks (mean squared over variance)"}
     return out
+
+
+#: The spatial dimensions a filter runs over, as datacube names them on geographic and projected grids.
+_SPATIAL = (("latitude", "longitude"), ("y", "x"))
+METHODS = ("lee", "enhanced")
+
+
+def _spatial_dims(data: xr.DataArray) -> tuple[str, str]:
+    for dims in _SPATIAL:
+        if set(dims) <= set(data.dims):
+            return dims
+    raise ValueError(
+        f"lee_filter needs an image with latitude/longitude (or y/x) dimensions; this one has {', '.join(map(str, data.dims))}."
+    )
+
+
+def _check_filter_input(data: xr.DataArray, size: int, method: str, looks: float | None) -> None:
+    require_not_empty(data)
+    if not isinstance(data, xr.DataArray):
+        raise TypeError(f"lee_filter takes one band (a DataArray such as ds.hv_db), not a {type(data).__name__}.")
+    if data.dtype.kind != "f":
+        raise ValueError(
+            f"lee_filter takes calibrated backscatter (sar.to_db or sar.to_power), not {data.dtype} DNs: "
+            "a DN of 0 is no data, which a filter would average in."
+        )
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 or size % 2 == 0:
+        raise ValueError(
+            f"size must be an odd whole number of pixels, 3 or more (a window centred on its pixel); got {size!r}."
+        )
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+    if method == "enhanced" and (looks is None or not np.isfinite(looks) or looks <= 0):
+        raise ValueError(
+            "The enhanced Lee filter needs looks=, the equivalent number of looks of the data (positive): "
+            "measure it with sar.equivalent_looks over a uniform area (about 4 on the test cube)."
+        )
+    if method == "lee" and looks is not None:
+        raise ValueError("looks= is a parameter of method='enhanced'; the Lee filter takes its noise from the image.")
+    if isinstance(data.data, dsa.Array):
+        dims = _spatial_dims(data)
+        for dim in dims:
+            chunk = data.data.chunks[data.dims.index(dim)][0]
+            if size > chunk and chunk < data.sizes[dim]:
+                raise ValueError(
+                    f"The {size}-pixel window is larger than the data's {chunk}-pixel chunks along {dim}: "
+                    f"rechunk to at least {size} pixels (e.g. data.chunk({{'{dim}': 1024}}))."
+                )
+
+
+def _window_moments(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel: the mean and variance of the valid (finite) values in its size × size window,
+    and whether the pixel itself is valid. float64; invalid neighbours are left out, not zero."""
+    valid = np.isfinite(block)
+    values = np.where(valid, block, 0.0).astype(np.float64)
+    axes = (-2, -1)
+    count = uniform_filter(valid.astype(np.float64), size, mode="constant", axes=axes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = uniform_filter(values, size, mode="constant", axes=axes) / count
+        variance = uniform_filter(values * values, size, mode="constant", axes=axes) / count - mean * mean
+    return mean, np.maximum(variance, 0.0), valid
+
+
+def _filter_block(block: np.ndarray, noise: np.ndarray | None, *, size: int, depth: int, looks, in_db: bool):
+    """Filter one block padded by ``depth`` on each spatial side; returns it trimmed, as float32."""
+    values = np.asarray(block, dtype=np.float64)
+    if looks is not None and in_db:
+        values = 10.0 ** (values / 10.0)  # the enhanced Lee works on intensity
+    mean, variance, valid = _window_moments(values, size)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if looks is None:  # Lee: the pixel's weight is its window's variance over variance plus noise
+            weight = variance / (variance + noise)
+        else:  # enhanced Lee: the weight falls from 1 to 0 as the window's variation exceeds speckle's
+            cu, cmax = np.sqrt(1.0 / looks), np.sqrt(1.0 + 2.0 / looks)
+            ci = np.sqrt(variance) / mean
+            weight = np.where(ci <= cu, 0.0, np.where(ci >= cmax, 1.0, 1.0 - np.exp(-(ci - cu) / (cmax - ci))))
+        out = mean + np.nan_to_num(weight) * (values - mean)
+        if looks is not None and in_db:
+            out = 10.0 * np.log10(out)
+    out = np.where(valid, out, np.nan)
+    inner = (Ellipsis, slice(depth, out.shape[-2] - depth), slice(depth, out.shape[-1] - depth))
+    return out[inner].astype(np.float32)
+
+
+def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: float | None = None) -> xr.DataArray:
+    """Speckle-filter every time step of one band: calibrated gamma-nought in dB or linear power
+    (``sar.to_db`` / ``sar.to_power``), NaN where masked. Returns float32 in the same units,
+    lazy if ``data`` is (each chunk filtered with the ``size // 2`` pixels of overlap its window
+    needs, so the result does not depend on the chunking beyond float rounding).
+
+    - ``method="lee"``: the Lee filter as Digital Earth Australia's ``dea_tools.sar.lee_filter``
+      computes it: local mean m and variance v in a ``size`` × ``size`` window, the noise term the
+      variance of the whole image, output m + v / (v + noise) · (x − m). On NaN-free input it gives
+      the same numbers (relative 1e-5). Where ours differs, and why: masked pixels (NaN) stay NaN
+      and are left out of their neighbours' windows (DEA's spreads NaN to every window touching
+      one, or, with its notebooks' fill of 0, pulls edges towards 0); the noise term is the variance
+      of each time step's whole image, not of each chunk (DEA's changes with the chunking); chunks
+      are filtered with overlap, not cut at their edges. Image edges are mirrored, as scipy's
+      default is. On dB values the filter averages logarithms; filter power (``sar.to_power``) for
+      averages in power.
+    - ``method="enhanced", looks=N``: the enhanced Lee filter (Lopes et al. 1990) that biota uses:
+      coefficient of variation Ci = std / mean in the window, Cu = √(1/N), Cmax = √(1 + 2/N),
+      damping 1; the window mean where Ci ≤ Cu, the pixel where Ci ≥ Cmax, an exponential blend
+      between. ``N`` is the equivalent number of looks (``sar.equivalent_looks``). It always works
+      on intensity: dB input is filtered as power and returned in dB (biota filters dB values
+      directly, where Ci is negative and the filter becomes a plain window mean). Masked pixels
+      are left out of windows (biota fills them from the nearest valid pixel).
+    """
+    _check_filter_input(data, size, method, looks)
+    y, x = _spatial_dims(data)
+    order = data.dims
+    image = data.transpose(..., y, x)
+    depth = size // 2
+    in_db = str(data.attrs.get("units", "")).lower() in ("db", "decibel")
+    task = partial(_filter_block, size=size, depth=depth, looks=looks if method == "enhanced" else None, in_db=in_db)
+    array = image.data
+    lazy = isinstance(array, dsa.Array)
+    noise = None
+    if method == "lee":
+        noise = (dsa if lazy else np).nanvar(array, axis=(-2, -1), keepdims=True, dtype=np.float64)
+    if lazy:
+        padded = dsa.overlap.overlap(array, depth={array.ndim - 2: depth, array.ndim - 1: depth}, boundary="reflect")
+        args = [padded] if noise is None else [padded, noise]
+        filtered = dsa.map_blocks(
+            lambda block, *rest: task(block, rest[0] if rest else None), *args, chunks=array.chunks, dtype=np.float32
+        )
+    else:
+        pad = [(0, 0)] * (array.ndim - 2) + [(depth, depth)] * 2
+        filtered = task(np.pad(np.asarray(array), pad, mode="symmetric"), noise)
+    out = image.copy(data=filtered).transpose(*order)
+    name = "Lee" if method == "lee" else f"enhanced Lee ({looks:g} looks)"
+    out.attrs = {**data.attrs, "speckle_filter": f"{name}, {size} x {size} window"}
+    return out.rename(f"{data.name}_filtered" if data.name else None)

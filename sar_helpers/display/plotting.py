@@ -18,7 +18,7 @@ from sar_helpers.analysis.masking import valid_mask
 from sar_helpers.analysis.steps import time_steps
 from sar_helpers.analysis.temporal import observation_date_map
 from sar_helpers.checks import mosaic_years, platforms, require_bands, require_not_empty, require_possible_values
-from sar_helpers.products import product_of
+from sar_helpers.products import calibration_of, product_of
 
 
 def stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -282,7 +282,7 @@ def plot_db_histograms(
     if "band" not in counts.dims or band not in counts["band"].values:
         raise ValueError(f"counts has no band {band!r}; make it with sar.backscatter_histograms.")
     per_step = np.atleast_2d(np.asarray(counts.sel(band=band).values, dtype=np.float64))
-    years, constants = mosaic_years(counts), [product_of(p).calibration_db for p in platforms(counts)]
+    years, constants = mosaic_years(counts), [calibration_of(p) for p in platforms(counts)]
     fig, ax = plt.subplots(figsize=(size * 2, size))
     edges = np.arange(-40.0, 10.0 + bin_db, bin_db)
     for year, constant, dn_counts in zip(years, constants, per_step):

@@ -27,7 +27,9 @@ from sar_helpers.cubes.localcube.server import ServerError
 from sar_helpers.products import PRODUCTS, Product
 
 from . import documents
+from .forest import FOREST_BBOX
 from .indexing import reconcile
+from .rasters import has_mosaic
 from .rendering import DOC_SUFFIX, DatasetJob, render_datasets
 
 if TYPE_CHECKING:
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 #: The published tutorial's area (longitude 31.90-32.10, latitude 30.37-30.55)
 #: with a margin; the seam between tiles N31E031 and N31E032 runs through it.
 DEFAULT_BBOX = (31.85, 30.32, 32.15, 30.60)
+#: What `up` builds unless given a box: the tutorial's desert and the forest east of Kisangani.
+DEFAULT_AREAS = (DEFAULT_BBOX, FOREST_BBOX)
+Box = tuple[float, float, float, float]
 ENV_DIR = "SAR_TESTCUBE_DIR"
 #: The database holding the same files indexed with Digital Earth Africa's definitions as they are.
 PUBLISHED_DATABASE = "published"
@@ -108,7 +113,8 @@ class TestCube(LocalCube):
         return jobs
 
     def _plan(self, window: Window, years: set[int] | None, repairs: list[DatasetJob]) -> list[DatasetJob]:
-        """What to render for ``window`` and ``years``, besides ``repairs`` (which it includes)."""
+        """What to render for ``window`` and ``years``, besides ``repairs`` (which it includes,
+        each grown to cover ``window`` where it is the same dataset)."""
         repairing = {(job.product.name, job.tile, job.year): job for job in repairs}
         jobs = list(repairs)
         for product in PRODUCTS.values():
@@ -116,6 +122,8 @@ class TestCube(LocalCube):
                 if years is not None and year not in years:
                     continue
                 for tile, part in tiles_over(window):
+                    if not has_mosaic(product, tile):
+                        continue
                     repair = repairing.get((product.name, tile, year))
                     if repair is not None:
                         jobs[jobs.index(repair)] = DatasetJob(product, tile, year, repair.window.union(part))
@@ -134,18 +142,21 @@ class TestCube(LocalCube):
 
     def render(
         self,
-        bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
+        bbox: Box | None = None,
         years: set[int] | None = None,
         progress: bool = True,
         verify: bool = False,
     ) -> tuple[int, list[Path]]:
-        """Write the data files that are missing for ``bbox`` and ``years``, and render again
+        """Write the data files that are missing for ``bbox`` (default: every area of
+        ``DEFAULT_AREAS``) and ``years``, and render again
         every dataset with a damaged file (by size; by checksum too with ``verify``).
         Needs no database. Returns how many datasets were rendered, and the damaged files.
         """
         self._tidy()
         damaged = self.damaged(verify)
-        jobs = self._plan(bbox_window(*bbox), years, self._repairs(damaged))
+        jobs = self._repairs(damaged)
+        for area in DEFAULT_AREAS if bbox is None else (bbox,):
+            jobs = self._plan(bbox_window(*area), years, jobs)
         if jobs:
             render_datasets(jobs, [self._dataset_folder(j.product, j.tile, j.year) for j in jobs], self.data, progress)
         return len(jobs), [path for files in damaged.values() for path in files]
@@ -162,17 +173,19 @@ class TestCube(LocalCube):
 
     def up(
         self,
-        bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
+        bbox: Box | None = None,
         years: set[int] | None = None,
         progress: bool = True,
         verify: bool = False,
     ) -> dict:
-        """Start the server and build or repair the cube; returns what was done.
+        """Start the server and build or repair the cube over ``bbox`` (default: every area of
+        ``DEFAULT_AREAS``); returns what was done.
 
         Damaged files (of the wrong size; with ``verify``, of the wrong checksum) are
         rendered again, and listed under ``repaired``.
         """
-        bbox_window(*bbox)  # refuse a bad box before touching anything
+        if bbox is not None:
+            bbox_window(*bbox)  # refuse a bad box before touching anything
         if years is not None:
             known = {y for p in PRODUCTS.values() for y in p.years}
             unknown = sorted(set(years) - known)

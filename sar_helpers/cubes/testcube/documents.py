@@ -33,6 +33,8 @@ def file_name(product: Product, tile: Tile, year: int, band: str) -> str:
     """A band's file name as Digital Earth Africa stores it: ``N31E031_17_sl_HH_F02DAR.tif``,
     ``N31E031_08_sl_linci_F__DAR.tif``, ``N31E031_96_sl_date.tif``."""
     platform = product.platform_for_year(year)
+    if band == "fnf":  # JAXA names the map's file C (for class), as Planetary Computer's asset
+        return f"{tile.name}_{year % 100:02d}_C{platform.file_suffix}.tif"
     stem = {"hh": "HH", "hv": "HV"}.get(band, band)
     return f"{tile.name}_{year % 100:02d}_sl_{stem}{platform.file_suffix}.tif"
 
@@ -68,7 +70,7 @@ def dataset_document(product: Product, tile: Tile, year: int, window: Window) ->
             "eo:platform": product.platform_label,
             "eo:instrument": product.instrument_label,
             "launchdate": platform.launch.isoformat(),
-            "cf": product.cf,
+            **({} if product.cf is None else {"cf": product.cf}),
             "odc:region_code": tile.name,
             "odc:product": product.name,
         },

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -273,48 +274,73 @@ def _as_acquired(platform: Platform, date_dn: int, rows: np.ndarray, cols: np.nd
     return bands
 
 
-def _strip_dates(year: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The ``date`` DN of every pixel, from the year's acquisition strips."""
+def strip_dates(
+    acquisitions: tuple[Strip, ...], reference_lat: float, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """The ``date`` DN of every pixel, from one year's acquisition strips (west to east)."""
     lat = rows[:, None] / TILE_PIXELS
     lon = cols[None, :] / TILE_PIXELS
-    lean = (lat - STRIP_REFERENCE_LAT) * STRIP_LEAN
+    lean = (lat - reference_lat) * STRIP_LEAN
     dates = np.zeros((len(rows), len(cols)), dtype=np.uint16)
     assigned = np.zeros(dates.shape, dtype=bool)
-    for strip in ACQUISITIONS[year]:
+    for strip in acquisitions:
         here = ~assigned if strip.east is None else ~assigned & (lon + 0.5 / TILE_PIXELS < strip.east + lean)
         dates[here] = strip.date
         assigned |= here
     return dates
 
 
-def render(product: Product, year: int, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndarray]:
-    """Every band of ``product``'s mosaic for ``year`` over global ``rows`` x ``cols``.
+@dataclass(frozen=True)
+class Scene:
+    """What a scene is made of: its acquisitions per year, how one acquisition renders (every
+    band of the backscatter product, and the forest/non-forest classes), and its no-data slivers."""
+
+    acquisitions: dict[int, tuple[Strip, ...]]
+    reference_lat: float
+    bands: Callable[[Platform, int, np.ndarray, np.ndarray], dict[str, np.ndarray]]
+    forest_classes: Callable[[Platform, int, np.ndarray, np.ndarray], np.ndarray] | None = None
+    slivers: dict[int, float] = field(default_factory=dict)
+
+
+def render(
+    product: Product, year: int, rows: np.ndarray, cols: np.ndarray, scene: Scene | None = None
+) -> dict[str, np.ndarray]:
+    """Every band of ``product``'s mosaic for ``year`` over global ``rows`` x ``cols``, from
+    ``scene`` (default: the desert east of Cairo).
 
     ``rows`` run north to south (descending indices), ``cols`` west to east.
     """
+    scene = scene or DESERT
     platform = product.platform_for_year(year)
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
-    dates = _strip_dates(year, rows, cols)
-    out = {
-        "date": dates,
-        "hh": np.zeros(dates.shape, np.uint16),
-        "hv": np.zeros(dates.shape, np.uint16),
-        "linci": np.zeros(dates.shape, np.uint8),
-        "mask": np.zeros(dates.shape, np.uint8),
-    }
+    dates = strip_dates(scene.acquisitions[year], scene.reference_lat, rows, cols)
+    shape = dates.shape
+    if product.bands == ("fnf",):
+        if scene.forest_classes is None:
+            raise ValueError(f"{product.name} is not made for this scene.")
+        out = {"date": dates, "fnf": np.zeros(shape, np.uint8)}
+        draw = scene.forest_classes
+        draw_bands = lambda p, d, r, c: {"fnf": draw(p, d, r, c)}  # noqa: E731
+    else:
+        out = {"date": dates, "hh": np.zeros(shape, np.uint16), "hv": np.zeros(shape, np.uint16)}
+        out |= {"linci": np.zeros(shape, np.uint8), "mask": np.zeros(shape, np.uint8)}
+        draw_bands = scene.bands
     for date_dn in np.unique(dates):
         here = dates == date_dn
         used = np.flatnonzero(here.any(axis=0))
         span = slice(used[0], used[-1] + 1)  # render only the strip's columns
-        bands = _render_acquisition(platform, int(date_dn), rows, cols[span])
+        bands = draw_bands(platform, int(date_dn), rows, cols[span])
         for name, values in bands.items():
             out[name][:, span] = np.where(here[:, span], values, out[name][:, span])
 
-    south_edge = NODATA_SLIVERS.get(year)
+    south_edge = scene.slivers.get(year)
     if south_edge is not None:
         missing = (rows[:, None] - 0.5) / TILE_PIXELS >= south_edge
         missing = np.broadcast_to(missing, dates.shape)
         for values in out.values():
             values[missing] = 0
     return {name: out[name] for name in product.bands}
+
+
+DESERT = Scene(ACQUISITIONS, STRIP_REFERENCE_LAT, _render_acquisition, slivers=NODATA_SLIVERS)

@@ -29,8 +29,9 @@ def add_command(commands) -> None:
         nargs=4,
         type=float,
         metavar=("W", "S", "E", "N"),
-        help="area to generate in degrees (default: the tutorial area with a margin, "
-        "31.85 30.32 32.15 30.60); e.g. 31 30 32 31 for the whole tile N31E031",
+        help="area to generate in degrees (default: two areas, the tutorial's desert with a margin, "
+        "31.85 30.32 32.15 30.60, and forest east of Kisangani, 25.30 0.40 25.50 0.55); "
+        "e.g. 31 30 32 31 for the whole tile N31E031",
     )
     build.add_argument(
         "--years", nargs="+", type=years, help="years to generate, e.g. 2007 2015-2022 (default: every mosaic year)"
@@ -60,14 +61,16 @@ def add_command(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sar_helpers.cubes.testcube.cube import DEFAULT_BBOX, TestCube
+    from sar_helpers.cubes.testcube.cube import TestCube
 
     cube = TestCube(args.dir, db_url=args.db_url)
     if args.action not in ("up", "reset"):
         return run_cube_action(cube, args.action, getattr(args, "force", False))
     years = chosen_years(args.years)
     options: dict[str, Any] = dict(
-        bbox=tuple(args.bbox or DEFAULT_BBOX), years=None if years is None else set(years), progress=not args.quiet
+        bbox=tuple(args.bbox) if args.bbox else None,
+        years=None if years is None else set(years),
+        progress=not args.quiet,
     )
     done = cube.up(**options, verify=args.verify) if args.action == "up" else cube.reset(args.force, **options)
     for path in done["repaired"]:
