@@ -45,6 +45,7 @@ _EXPORTS = {
     "built_up_area": "analysis.statistics",
     "histograms_and_built_up_area": "analysis.statistics",
     "log_ratio": "analysis.statistics",
+    "pixel_area_km2": "analysis.statistics",
     "yearly_backscatter": "analysis.statistics",
     "check_chunks": "tools.cluster",
     "get_client": "tools.cluster",

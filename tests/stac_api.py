@@ -39,6 +39,9 @@ NOT_A_GEOTIFF = b"not a geotiff!\n"
 ITEM_SEARCH = "https://api.stacspec.org/v1.0.0/item-search"
 
 
+DEA_COLLECTIONS = ("alos_palsar_mosaic", "jers_sar_mosaic")
+
+
 def dea_item(doc: dict, base: str) -> dict:
     """The STAC item Digital Earth Africa's API gives for a test-cube dataset document."""
     props = doc["properties"]
@@ -113,7 +116,9 @@ class App:
         self.delay = 0.0
         self.hostile: tuple[str, str] | None = None
         docs = [yaml.safe_load(p.read_text()) for p in sorted(data.glob("*/*/*/*.odc-metadata.yaml"))]
-        self.items = [dea_item(doc, self.catalog) for doc in docs]
+        # Digital Earth Africa serves the backscatter mosaics, not the forest/non-forest map.
+        served = [doc for doc in docs if doc["product"]["name"] in DEA_COLLECTIONS]
+        self.items = [dea_item(doc, self.catalog) for doc in served]
 
     def __call__(self, environ, start_response):
         request = Request(environ)

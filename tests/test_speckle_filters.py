@@ -16,8 +16,13 @@ DB = (SURFACE + 10 * np.log10(RNG.gamma(4, 1 / 4, size=(3, 60, 80)))).astype(np.
 
 
 def image(values=DB, units="dB") -> xr.DataArray:
-    coords = {"latitude": 0.5 - np.arange(values.shape[-2]) * 2.2e-4, "longitude": 25 + np.arange(values.shape[-1]) * 2.2e-4}
-    return xr.DataArray(values, dims=("time", "latitude", "longitude"), coords=coords, attrs={"units": units}, name="hv_db")
+    coords = {
+        "latitude": 0.5 - np.arange(values.shape[-2]) * 2.2e-4,
+        "longitude": 25 + np.arange(values.shape[-1]) * 2.2e-4,
+    }
+    return xr.DataArray(
+        values, dims=("time", "latitude", "longitude"), coords=coords, attrs={"units": units}, name="hv_db"
+    )
 
 
 def dea_lee(img: np.ndarray, size: int) -> np.ndarray:
@@ -91,9 +96,10 @@ def test_lazy_in_lazy_out_and_the_same_for_every_chunking(chunks, method, looks)
     values[1, 30:35, 40:45] = np.nan
     eager = sar.lee_filter(image(values), size=7, method=method, looks=looks)
     lazy = sar.lee_filter(image(values).chunk(dict(zip(("time", "latitude", "longitude"), chunks))), 7, method, looks)
-    assert isinstance(lazy.data, dsa.Array) and lazy.data.chunks == image(values).chunk(
-        dict(zip(("time", "latitude", "longitude"), chunks))
-    ).data.chunks
+    assert (
+        isinstance(lazy.data, dsa.Array)
+        and lazy.data.chunks == image(values).chunk(dict(zip(("time", "latitude", "longitude"), chunks))).data.chunks
+    )
     np.testing.assert_allclose(lazy.values, eager.values, rtol=1e-6, atol=1e-6)
 
 
@@ -104,7 +110,9 @@ def test_filters_reduce_speckle_and_keep_the_mean_of_a_uniform_area():
     for method, looks in (("lee", None), ("enhanced", 4)):
         filtered = sar.lee_filter(power, size=7, method=method, looks=looks)[uniform]
         assert (sar.equivalent_looks(filtered).values > 2.5 * raw).all()
-        np.testing.assert_allclose(filtered.mean(("latitude", "longitude")), power[uniform].mean(("latitude", "longitude")), rtol=0.05)
+        np.testing.assert_allclose(
+            filtered.mean(("latitude", "longitude")), power[uniform].mean(("latitude", "longitude")), rtol=0.05
+        )
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ show change at all, so such a pair is refused.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import dask
@@ -124,11 +125,17 @@ def _automatic_thresholds(ratio: xr.DataArray) -> tuple[float, float, float]:
     decrease = kittler_illingworth(counts, centres, "decrease")
     increase = kittler_illingworth(counts, centres, "increase")
     for name, value in (("decrease", decrease), ("increase", increase)):
-        if np.isfinite(value) and abs(value - q50) < 2 * spread:
+        if not np.isfinite(value):
+            continue
+        beyond = centres <= value if name == "decrease" else centres >= value
+        observed = counts[beyond].sum() / counts.sum()
+        expected = 0.5 * math.erfc(abs(value - q50) / (spread * math.sqrt(2)))  # of the unchanged peak alone
+        if observed < 3 * expected + 1e-4:
             warnings.warn(
-                f"The automatic {name} threshold ({value:+.2f} dB) lies within two spreads ({spread:.2f} dB) of the "
-                f"unchanged pixels' median ({q50:+.2f} dB): there is no distinct population of {name} here, and "
-                "what passes it is mostly noise. Give threshold_db= from what you know of the change.",
+                f"Few more pixels pass the automatic {name} threshold ({value:+.2f} dB, {observed:.2%} of them) than "
+                f"the unchanged pixels' own spread ({spread:.2f} dB) would put there ({expected:.2%}): there is no "
+                f"distinct population of {name} here, and what passes is mostly noise. Give threshold_db= from "
+                "what you know of the change.",
                 stacklevel=3,
             )
     return decrease, increase, spread
@@ -153,6 +160,36 @@ def estimated_looks(power: xr.DataArray, size: int) -> float:
             f"No {size} x {size} block is free of masked pixels, so the looks cannot be measured: give looks=."
         )
     return round(float(np.median(enl)), 2)
+
+
+def _thresholds(ratio: xr.DataArray, threshold_db: float | None) -> tuple[float, float, float, str]:
+    """(decrease threshold, increase threshold, spread of the unchanged peak, how they were found)."""
+    if threshold_db is None:
+        decrease, increase, spread = _automatic_thresholds(ratio)
+        return (
+            decrease,
+            increase,
+            spread,
+            "Kittler-Illingworth minimum error on the log-ratio histogram, each side of its peak",
+        )
+    if not np.isfinite(threshold_db) or threshold_db <= 0:
+        raise ValueError(f"threshold_db must be a positive number of dB (e.g. 3); got {threshold_db!r}.")
+    return -float(threshold_db), float(threshold_db), np.nan, "given"
+
+
+def _classes(ratio: xr.DataArray, decrease: float, increase: float, attrs: dict) -> xr.Dataset:
+    """The change classes of a filtered log-ratio, with the log-ratio, as a Dataset with ``attrs``."""
+    lowered = ratio <= decrease if np.isfinite(decrease) else xr.zeros_like(ratio, dtype=bool)
+    raised = ratio >= increase if np.isfinite(increase) else xr.zeros_like(ratio, dtype=bool)
+    change = xr.where(ratio.notnull(), xr.where(lowered, 2, xr.where(raised, 3, 1)), 0).astype(np.uint8)
+    what = f"{attrs['band'].upper()} from {attrs['before']} to {attrs['after']}"
+    change.attrs = {
+        "flag_values": list(CHANGE_CLASSES.values()),
+        "flag_meanings": " ".join(CHANGE_CLASSES),
+        "long_name": f"change of {what}",
+    }
+    ratio.attrs = {"units": "dB", "long_name": f"filtered log-ratio of {what}"}
+    return xr.Dataset({"change": change, "log_ratio": ratio}, attrs=attrs)
 
 
 def detect_change(
@@ -196,37 +233,16 @@ def detect_change(
         looks = estimated_looks(power.isel(time=0), size)
     filtered = lee_filter(power, size=size, method=method, looks=looks)
     ratio = _db(filtered.isel(time=1) / filtered.isel(time=0))
-    if threshold_db is None:
-        decrease, increase, spread = _automatic_thresholds(ratio)
-        how = "Kittler-Illingworth minimum error on the log-ratio histogram, each side of its peak"
-    else:
-        if not np.isfinite(threshold_db) or threshold_db <= 0:
-            raise ValueError(f"threshold_db must be a positive number of dB (e.g. 3); got {threshold_db!r}.")
-        decrease, increase, spread, how = -float(threshold_db), float(threshold_db), np.nan, "given"
-    lowered = ratio <= decrease if np.isfinite(decrease) else xr.zeros_like(ratio, dtype=bool)
-    raised = ratio >= increase if np.isfinite(increase) else xr.zeros_like(ratio, dtype=bool)
-    change = xr.where(ratio.notnull(), xr.where(lowered, 2, xr.where(raised, 3, 1)), 0).astype(np.uint8)
-    change.attrs = {
-        "flag_values": list(CHANGE_CLASSES.values()),
-        "flag_meanings": " ".join(CHANGE_CLASSES),
-        "long_name": f"change of {band.upper()} from {before} to {after}",
-    }
-    ratio.attrs = {"units": "dB", "long_name": f"filtered log-ratio of {band.upper()}, {after} over {before}"}
-    days.attrs = {"units": "days", "long_name": "days between the two acquisitions"}
-    attrs = {
-        "before": str(before),
-        "after": str(after),
-        "band": band,
-        "threshold_decrease_db": decrease,
-        "threshold_increase_db": increase,
-        "threshold_method": how,
-        "unchanged_spread_db": spread,
-        "speckle_filter": filtered.attrs["speckle_filter"],
-        "looks": np.nan if looks is None else float(looks),
-    }
+    decrease, increase, spread, how = _thresholds(ratio, threshold_db)
+    thresholds = {"threshold_decrease_db": decrease, "threshold_increase_db": increase}
+    attrs = {"before": str(before), "after": str(after), "band": band, **thresholds, "threshold_method": how}
+    attrs |= {"unchanged_spread_db": spread, "speckle_filter": filtered.attrs["speckle_filter"]}
+    attrs["looks"] = np.nan if looks is None else float(looks)
+    out = _classes(ratio, decrease, increase, attrs)
     before_db = _db(filtered.isel(time=0))
     before_db.attrs = {"units": "dB", "long_name": f"filtered {band.upper()} gamma-nought of {before}"}
-    out = xr.Dataset({"change": change, "log_ratio": ratio, "days": days, "before_db": before_db}, attrs=attrs)
+    days.attrs = {"units": "days", "long_name": "days between the two acquisitions"}
+    out = out.assign(days=days, before_db=before_db)
     crs = ds.odc.crs  # arithmetic keeps the spatial_ref coordinate but not always what names the CRS
     return out if crs is None else out.odc.assign_crs(crs)
 
