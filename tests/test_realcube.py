@@ -190,3 +190,22 @@ def test_digital_earth_africas_real_catalog(tmp_path):
     with RealCube(folder).datacube() as dc:
         ds = dc.load(product="alos_palsar_mosaic", measurements=["hh"], time="2020", **TUTORIAL_QUERY)
     assert ds.sizes["time"] == 1 and int(ds.hh.max()) > 0
+
+
+def test_notebook_04_runs_unchanged_on_a_real_cube_over_forest(scratch, api, monkeypatch, tmp_path):
+    """The forested area indexed as Digital Earth Africa serves it (no forest/non-forest map there):
+    the change lesson runs unchanged, finds loss, and says it has no reference."""
+    folder = scratch / "real"
+    assert up(folder, api, "--bbox", "25.30", "0.40", "25.50", "0.55", "--years", "2007-2010").returncode == 0
+    monkeypatch.setenv("SAR_REALCUBE_DIR", str(folder))
+    monkeypatch.delenv("ODC_CONFIG_PATH", raising=False)
+    html = tmp_path / "forest.html"
+    notebook = str(REPO / "notebooks" / "04_change_detection.ipynb")
+    assert main(["report", notebook, "--cube", "real", "--quiet", "-o", str(html)]) == 0
+    cells = json.loads(html.with_suffix(".ipynb").read_text())["cells"]
+    outputs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
+    printed = "".join("".join(o.get("text", "")) for o in outputs)
+    assert "No alos_fnf_mosaic map for 2007 and 2010 here" in printed
+    tables = "".join("".join(o["data"]["text/plain"]) for o in outputs if "text/plain" in o.get("data", {}))
+    decrease = next(line for line in tables.splitlines() if line.startswith("decrease"))
+    assert 15 < float(decrease.split()[-1]) < 35  # km², as on the test cube itself

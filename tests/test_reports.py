@@ -295,3 +295,30 @@ def test_a_report_elsewhere_skips_the_lessons_own_uniform_area(tmp_path):
     assert elsewhere["uniform_area"] is None
     mine = derived_parameters(defaults, {"x": [31.99, 32.01], "uniform_area": [31.995, 30.46, 32.0, 30.465]}, html)
     assert mine["uniform_area"] == [31.995, 30.46, 32.0, 30.465]
+
+
+CHANGE = str(REPO / "notebooks" / "04_change_detection.ipynb")
+
+
+def test_notebook_04_reports_another_area_and_years_and_says_when_there_is_no_reference(cube, tmp_path):
+    """The desert east of Cairo has no forest/non-forest map: the lesson says so and goes on."""
+    html = tmp_path / "cairo.html"
+    arguments = ["--x", "31.95", "32.05", "--y", "30.40", "30.50", "--change-years", "2017", "2019"]
+    result = run_cli("report", CHANGE, *arguments, "--quiet", "-o", str(html), timeout=900)
+    assert result.returncode == 0, result.stderr
+    printed = stdout_of(html.with_suffix(".ipynb"))
+    assert "No alos_fnf_mosaic map for 2017 and 2019 here" in printed
+    assert "the accuracy cannot be measured on this datacube" in printed
+    assert (tmp_path / "cairo_forest_change.tif").exists()  # named after the report, beside it
+
+
+def test_notebook_04_change_years_are_checked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel was started"))
+    for arguments, message in (
+        (["--change-years", "2019", "2015"], "change_years must be two different mosaic years"),
+        (["--change-years", "2012", "2015"], "earlier first"),
+        (["--change-years", "2015", "x"], "'x' is not a number"),
+    ):
+        code = main(["report", CHANGE, *arguments, "-o", str(tmp_path / "r.html")])
+        err = capsys.readouterr().err
+        assert code == 1 and message in err, err

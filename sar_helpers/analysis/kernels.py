@@ -170,3 +170,85 @@ def difference_of_lookups(
     out = np.empty(after.shape, dtype=after_table.dtype)
     _difference_into(after, mask_after, before, mask_before, keep, after_table, before_table, out)
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  # pragma: no cover - compiled
+    half = size // 2
+    rows, columns = values.shape
+    work = np.empty((rows, columns))
+    valid = np.empty((rows, columns), dtype=np.bool_)
+    for i in range(rows):
+        for j in range(columns):
+            v = values[i, j]
+            ok = np.isfinite(v)
+            valid[i, j] = ok
+            work[i, j] = (10.0 ** (v / 10.0) if enhanced and in_db else v) if ok else 0.0
+    count = np.zeros(columns)
+    total = np.zeros(columns)
+    squares = np.zeros(columns)
+    for i in range(size - 1):  # the first window's rows but its last
+        for j in range(columns):
+            count[j] += valid[i, j]
+            total[j] += work[i, j]
+            squares[j] += work[i, j] * work[i, j]
+    for i in range(out.shape[0]):
+        entering = i + size - 1
+        for j in range(columns):
+            count[j] += valid[entering, j]
+            total[j] += work[entering, j]
+            squares[j] += work[entering, j] * work[entering, j]
+        n = 0.0
+        s = 0.0
+        s2 = 0.0
+        for j in range(size - 1):
+            n += count[j]
+            s += total[j]
+            s2 += squares[j]
+        for j in range(out.shape[1]):
+            last = j + size - 1
+            n += count[last]
+            s += total[last]
+            s2 += squares[last]
+            centre_i, centre_j = i + half, j + half
+            if valid[centre_i, centre_j]:
+                mean = s / n
+                variance = max(s2 / n - mean * mean, 0.0)
+                x = work[centre_i, centre_j]
+                if enhanced:
+                    ci = math.sqrt(variance) / mean if mean > 0 else 0.0
+                    if ci <= cu:
+                        weight = 0.0
+                    elif ci >= cmax:
+                        weight = 1.0
+                    else:
+                        weight = 1.0 - math.exp(-(ci - cu) / (cmax - ci))
+                else:
+                    weight = variance / (variance + noise) if variance + noise > 0 else 0.0
+                result = mean + weight * (x - mean)
+                out[i, j] = 10.0 * math.log10(result) if enhanced and in_db else result
+            else:
+                out[i, j] = np.nan
+            n -= count[j]
+            s -= total[j]
+            s2 -= squares[j]
+        leaving = i
+        for j in range(columns):
+            count[j] -= valid[leaving, j]
+            total[j] -= work[leaving, j]
+            squares[j] -= work[leaving, j] * work[leaving, j]
+
+
+def speckle_filter(
+    values: np.ndarray, size: int, noise: float = 0.0, looks: float | None = None, in_db: bool = False
+) -> np.ndarray:
+    """The Lee filter (``looks`` None: noise term ``noise``) or the enhanced Lee filter (``looks``)
+    of a 2-D image padded by ``size // 2`` on every side, as float32 without the padding. Each
+    window's mean and variance are of its finite values only; a NaN pixel stays NaN. One pass of
+    running sums (float64) over the image; with ``in_db`` the enhanced filter works on power."""
+    image = np.ascontiguousarray(values)
+    out = np.empty((image.shape[0] - 2 * (size // 2), image.shape[1] - 2 * (size // 2)), dtype=np.float32)
+    enhanced = looks is not None
+    cu, cmax = (math.sqrt(1.0 / looks), math.sqrt(1.0 + 2.0 / looks)) if looks is not None else (0.0, 0.0)
+    _speckle_filter_into(image, out, size, float(noise), cu, cmax, enhanced, in_db)
+    return out

@@ -14,9 +14,10 @@ from functools import partial
 import dask.array as dsa
 import numpy as np
 import xarray as xr
-from scipy.ndimage import uniform_filter
 
 from sar_helpers.checks import require_not_empty
+
+from .kernels import speckle_filter
 
 
 def equivalent_looks(power: xr.DataArray) -> xr.DataArray:
@@ -83,38 +84,12 @@ def _check_filter_input(data: xr.DataArray, size: int, method: str, looks: float
                 )
 
 
-def _window_moments(block: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pixel: the mean and variance of the valid (finite) values in its size × size window,
-    and whether the pixel itself is valid. float64; invalid neighbours are left out, not zero."""
-    valid = np.isfinite(block)
-    values = np.where(valid, block, 0.0).astype(np.float64)
-    axes = (-2, -1)
-    count = uniform_filter(valid.astype(np.float64), size, mode="constant", axes=axes)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = uniform_filter(values, size, mode="constant", axes=axes) / count
-        variance = uniform_filter(values * values, size, mode="constant", axes=axes) / count - mean * mean
-    return mean, np.maximum(variance, 0.0), valid
-
-
-def _filter_block(block: np.ndarray, noise: np.ndarray | None, *, size: int, depth: int, looks, in_db: bool):
-    """Filter one block padded by ``depth`` on each spatial side; returns it trimmed, as float32."""
-    values = np.asarray(block, dtype=np.float64)
-    if looks is not None and in_db:
-        values = 10.0 ** (values / 10.0)  # the enhanced Lee works on intensity
-    mean, variance, valid = _window_moments(values, size)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        if looks is None:  # Lee: the pixel's weight is its window's variance over variance plus noise
-            weight = variance / (variance + noise)
-        else:  # enhanced Lee: the weight falls from 1 to 0 as the window's variation exceeds speckle's
-            cu, cmax = np.sqrt(1.0 / looks), np.sqrt(1.0 + 2.0 / looks)
-            ci = np.sqrt(variance) / mean
-            weight = np.where(ci <= cu, 0.0, np.where(ci >= cmax, 1.0, 1.0 - np.exp(-(ci - cu) / (cmax - ci))))
-        out = mean + np.nan_to_num(weight) * (values - mean)
-        if looks is not None and in_db:
-            out = 10.0 * np.log10(out)
-    out = np.where(valid, out, np.nan)
-    inner = (Ellipsis, slice(depth, out.shape[-2] - depth), slice(depth, out.shape[-1] - depth))
-    return out[inner].astype(np.float32)
+def _filter_block(block: np.ndarray, noise: np.ndarray | None, *, size: int, looks, in_db: bool) -> np.ndarray:
+    """Filter every image of one block padded by ``size // 2`` on each spatial side (trimmed after)."""
+    images = block.reshape(-1, *block.shape[-2:])
+    noises = np.zeros(len(images)) if noise is None else np.broadcast_to(noise, block.shape[:-2] + (1, 1)).ravel()
+    out = [speckle_filter(image, size, float(n), looks, in_db) for image, n in zip(images, noises)]
+    return np.stack(out).reshape(*block.shape[:-2], *out[0].shape)
 
 
 def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: float | None = None) -> xr.DataArray:
@@ -147,7 +122,7 @@ def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: fl
     image = data.transpose(..., y, x)
     depth = size // 2
     in_db = str(data.attrs.get("units", "")).lower() in ("db", "decibel")
-    task = partial(_filter_block, size=size, depth=depth, looks=looks if method == "enhanced" else None, in_db=in_db)
+    task = partial(_filter_block, size=size, looks=looks if method == "enhanced" else None, in_db=in_db)
     array = image.data
     lazy = isinstance(array, dsa.Array)
     noise = None

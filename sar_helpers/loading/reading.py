@@ -57,8 +57,10 @@ def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None
     written: list[tuple] = []
     for dataset in datasets:
         band = BandInfo(dataset, measurement.name)
+        if band.layer is not None or not str(band.uri).startswith("file:"):
+            return None  # behind a URL (a real cube's files), or a layer of a container: datacube reads it
         path = uri_to_local_path(band.uri)
-        if path is None or band.layer is not None:
+        if path is None:
             return None
         with rasterio.open(path, sharing=False) as src:
             index = band.band or 1

@@ -104,6 +104,11 @@ def _steps(value) -> list | None:
     return list(values)
 
 
+#: Parameters naming two mosaic years to compare (notebooks 03 and 04), and files a notebook writes.
+YEAR_PAIRS = ("log_ratio_years", "change_years")
+OUTPUT_FILES = ("log_ratio_path", "change_map_path")
+
+
 def validate(parameters: dict) -> dict:
     """Checked, normalised parameters (lists for tuples, as papermill writes them); ReportError if bad."""
     clean = dict(parameters)
@@ -144,11 +149,13 @@ def validate(parameters: dict) -> dict:
         reproject_options(crs, clean.get("resolution"))
     except ValueError as err:
         raise ReportError(str(err)) from None
-    if "log_ratio_years" in clean:
-        clean["log_ratio_years"] = _log_ratio_years(clean["log_ratio_years"], product, clean.get("time"))
-    path = clean.get("log_ratio_path")
-    if path is not None and not (isinstance(path, str) and _FILE_NAME.fullmatch(path)):
-        raise ReportError(f"log_ratio_path must be a plain file name ending in .tif; got {path!r}.")
+    for key in YEAR_PAIRS:
+        if key in clean:
+            clean[key] = _year_pair(key, clean[key], product, clean.get("time"))
+    for key in OUTPUT_FILES:
+        path = clean.get(key)
+        if path is not None and not (isinstance(path, str) and _FILE_NAME.fullmatch(path)):
+            raise ReportError(f"{key} must be a plain file name ending in .tif; got {path!r}.")
     return clean
 
 
@@ -159,18 +166,17 @@ def _years_in(time, product) -> list[int]:
     return [y for y in product.years if first <= y <= last]
 
 
-def _log_ratio_years(value, product, time) -> list[int]:
+def _year_pair(key: str, value, product, time) -> list[int]:
     try:
         before, after = (int(v) for v in value)
     except (TypeError, ValueError):
-        raise ReportError(
-            f"log_ratio_years must be two years, e.g. --log-ratio-years 2007 2022; got {value!r}."
-        ) from None
+        option = "--" + key.replace("_", "-")
+        raise ReportError(f"{key} must be two years, e.g. {option} 2007 2022; got {value!r}.") from None
     loaded = _years_in(time, product) if time is not None else list(product.years)
     missing = [y for y in (before, after) if y not in loaded]
     if missing or not before < after:
         raise ReportError(
-            f"log_ratio_years must be two different mosaic years that the report loads, earlier first "
+            f"{key} must be two different mosaic years that the report loads, earlier first "
             f"({', '.join(map(str, loaded))}); got {before} {after}."
         )
     return [before, after]
@@ -181,12 +187,14 @@ def derived_parameters(defaults: dict, overrides: dict, html: Path) -> dict:
     given, and its file is named after the report, so reports in one folder never share it."""
     derived = dict(overrides)
     product = get_product(derived.get("product", defaults.get("product", "alos_palsar_mosaic")))
-    if "log_ratio_years" in defaults and "log_ratio_years" not in derived and "time" in derived:
-        years = _years_in(_time(derived["time"], product), product)  # a bad --time is named here
-        if len(years) >= 2:
-            derived["log_ratio_years"] = [years[0], years[-1]]
-    if "log_ratio_path" in defaults and "log_ratio_path" not in derived:
-        derived["log_ratio_path"] = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', html.stem)}_{defaults['log_ratio_path']}"
+    for key in YEAR_PAIRS:
+        if key in defaults and key not in derived and "time" in derived:
+            years = _years_in(_time(derived["time"], product), product)  # a bad --time is named here
+            if len(years) >= 2:
+                derived[key] = [years[0], years[-1]]
+    for key in OUTPUT_FILES:
+        if key in defaults and key not in derived:
+            derived[key] = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', html.stem)}_{defaults[key]}"
     if defaults.get("uniform_area") and "uniform_area" not in derived and not _inside(defaults, derived):
         derived["uniform_area"] = None  # the lesson's box is not in the report's area: its sections say so
     return derived

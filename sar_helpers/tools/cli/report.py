@@ -32,6 +32,12 @@ def add_command(commands) -> None:
         help="years of the log-ratio (notebook 03; default: the first and last year of --time)",
     )
     report.add_argument(
+        "--change-years",
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
+        help="the two mosaics to compare (notebook 04; default: the first and last year of --time)",
+    )
+    report.add_argument(
         "--uniform-area",
         nargs=4,
         metavar=("W", "S", "E", "N"),
@@ -79,6 +85,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         overrides["steps_to_plot"] = [int(s) if s.isascii() and s.isdigit() else s for s in args.steps]
     if args.log_ratio_years:
         overrides["log_ratio_years"] = [_number(v) for v in args.log_ratio_years]
+    if args.change_years:
+        overrides["change_years"] = [_number(v) for v in args.change_years]
     if args.uniform_area:
         overrides["uniform_area"] = [_number(v) for v in args.uniform_area]
     if args.output_crs:
