@@ -53,6 +53,8 @@ _EXPORTS = {
     "write_cog": "loading.cog",
     "equivalent_looks": "analysis.speckle",
     "lee_filter": "analysis.speckle",
+    "estimated_looks": "analysis.speckle",
+    "area_above": "analysis.statistics",
     "detect_change": "analysis.change",
     "change_areas": "analysis.change",
     "DatabaseUnavailable": "errors",

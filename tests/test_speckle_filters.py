@@ -131,3 +131,20 @@ def test_filters_reduce_speckle_and_keep_the_mean_of_a_uniform_area():
 def test_bad_input_is_refused_in_one_sentence(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+def test_the_looks_are_measured_where_most_ground_is_uniform():
+    power = image(10 ** (DB.astype(np.float64) / 10), units="1")
+    assert sar.estimated_looks(power.isel(time=0)) == pytest.approx(4, rel=0.15)  # drawn with 4 looks
+    with pytest.raises(ValueError, match="takes linear power"):
+        sar.estimated_looks(image().isel(time=0))
+
+
+def test_area_above_counts_true_pixel_areas_and_is_nan_without_data():
+    values = DB.copy()
+    values[2] = np.nan
+    data = image(values).odc.assign_crs("EPSG:4326")
+    area = sar.area_above(data, -15.0).values
+    pixel = sar.pixel_area_km2(data).values[:, None]
+    np.testing.assert_allclose(area[:2], [(pixel * (values[t] > -15)).sum() for t in range(2)], rtol=1e-12)
+    assert np.isnan(area[2])

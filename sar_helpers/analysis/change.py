@@ -26,7 +26,7 @@ from sar_helpers.checks import platforms, require_bands, require_dtype, require_
 
 from .calibration import to_power
 from .masking import in_classes
-from .speckle import lee_filter
+from .speckle import estimated_looks, lee_filter
 from .statistics import pixel_area_km2
 from .steps import time_steps
 from .temporal import observation_date_map
@@ -144,22 +144,6 @@ def _automatic_thresholds(ratio: xr.DataArray) -> tuple[float, float, float]:
 def _db(power: xr.DataArray) -> xr.DataArray:
     db = xr.apply_ufunc(np.log10, power, dask="allowed") * 10
     return db.astype(np.float32).drop_vars("time", errors="ignore")
-
-
-def estimated_looks(power: xr.DataArray, size: int) -> float:
-    """The equivalent number of looks of one image of linear power: the median, over blocks of
-    ``size`` × ``size`` pixels with no masked pixel, of mean² / variance. Texture and edges lower
-    a block's value; the median holds where most blocks are uniform ground."""
-    y, x = [d for d in power.dims if d != "time"][-2:]
-    blocks = power.coarsen({y: size, x: size}, boundary="trim")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        enl = (blocks.mean() ** 2 / blocks.var()).values.ravel()
-    enl = enl[np.isfinite(enl)]
-    if enl.size == 0:
-        raise ValueError(
-            f"No {size} x {size} block is free of masked pixels, so the looks cannot be measured: give looks=."
-        )
-    return round(float(np.median(enl)), 2)
 
 
 def _thresholds(ratio: xr.DataArray, threshold_db: float | None) -> tuple[float, float, float, str]:

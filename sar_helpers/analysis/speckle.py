@@ -37,6 +37,24 @@ def equivalent_looks(power: xr.DataArray) -> xr.DataArray:
     return out
 
 
+def estimated_looks(power: xr.DataArray, size: int = 7) -> float:
+    """The equivalent number of looks of one image of linear power: the median, over blocks of
+    ``size`` × ``size`` pixels with no masked pixel, of mean² / variance. Texture and edges lower
+    a block's value; the median holds where most blocks are uniform ground. Reads the image."""
+    if str(power.attrs.get("units", "1")).lower() in ("db", "decibel"):
+        raise ValueError("estimated_looks takes linear power (sar.to_power), not dB.")
+    y, x = [d for d in power.dims if d != "time"][-2:]
+    blocks = power.coarsen({y: size, x: size}, boundary="trim")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        enl = (blocks.mean() ** 2 / blocks.var()).values.ravel()
+    enl = enl[np.isfinite(enl)]
+    if enl.size == 0:
+        raise ValueError(
+            f"No {size} x {size} block is free of masked pixels, so the looks cannot be measured: give looks=."
+        )
+    return round(float(np.median(enl)), 2)
+
+
 #: The spatial dimensions a filter runs over, as datacube names them on geographic and projected grids.
 _SPATIAL = (("latitude", "longitude"), ("y", "x"))
 METHODS = ("lee", "enhanced")

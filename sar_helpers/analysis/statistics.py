@@ -251,6 +251,18 @@ def histograms_and_built_up_area(
     return histograms, area
 
 
+def area_above(data: xr.DataArray, threshold: float) -> xr.DataArray:
+    """Area (km², each pixel's true area) per time step where ``data`` (e.g. filtered HH in dB) is
+    above ``threshold`` (in its units); NaN for a time step with no valid (finite) pixel. Lazy on dask."""
+    require_not_empty(data)
+    y, x = [d for d in data.dims if d != "time"][-2:]
+    area = pixel_area_km2(data)
+    above = ((data > threshold) * area).sum([y, x])
+    out = above.where(data.notnull().any([y, x])).rename("area_above_km2")
+    out.attrs = {"units": "km2", "long_name": f"area above {threshold} {data.attrs.get('units', '')}".strip()}
+    return out
+
+
 def _log_ratio_block(dn_before, mask_before, dn_after, mask_after, *, at, keep, before, after) -> np.ndarray:
     """dB after minus dB before for one (y, x) block, from the (time, y, x) blocks that hold the
     two steps at positions ``at``; one compiled pass, the only array allocated is the result."""
