@@ -57,6 +57,13 @@ _EXPORTS = {
     "area_above": "analysis.statistics",
     "detect_change": "analysis.change",
     "change_areas": "analysis.change",
+    "class_areas": "analysis.statistics",
+    "forest_cover": "analysis.forest",
+    "forest_area": "analysis.forest",
+    "agreement": "analysis.forest",
+    "year_of_loss": "analysis.forest",
+    "biomass": "analysis.biomass",
+    "biomass_change": "analysis.biomass",
     "DatabaseUnavailable": "errors",
 }
 __all__ = sorted(_EXPORTS)

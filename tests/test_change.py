@@ -38,14 +38,14 @@ def truth_of(ds, before: int, after: int) -> np.ndarray:
 
 def test_forest_loss_is_found_against_the_truth(forest_load):
     """2007 -> 2010 on the forested area: the scene's clearings are found with precision and recall
-    above 0.8 (measured 0.83 and 0.93), by the automatic threshold, on 4-look speckle."""
+    above 0.8 and 0.9 (measured 0.88 and 0.99), by the automatic threshold, on 4-look speckle."""
     result = sar.detect_change(forest_load, 2007, 2010).compute()
     truth = truth_of(forest_load, 2007, 2010)
     found = result.change.values == 2
     valid = result.change.values > 0
     precision = (found & truth & valid).sum() / (found & valid).sum()
     recall = (found & truth & valid).sum() / (truth & valid).sum()
-    assert precision > 0.8 and recall > 0.85, (precision, recall)
+    assert precision > 0.8 and recall > 0.9, (precision, recall)
     assert -3.5 < result.attrs["threshold_decrease_db"] < -1.0 and 3.5 < result.looks < 4.5
     assert set(np.unique(result.days.values[valid])) <= set(range(1090, 1180))  # about three years, per strip
 

@@ -66,7 +66,7 @@ def test_the_installed_kernel_connects_with_a_plain_datacube(cube, tmp_path):
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     assert errors == [], errors
-    assert out.strip() == "['alos_palsar_mosaic', 'jers_sar_mosaic']"
+    assert out.strip() == "['alos_fnf_mosaic', 'alos_palsar_mosaic', 'jers_sar_mosaic']"
 
 
 def test_a_stopped_server_is_started_for_the_kernel(small_cube, scratch):

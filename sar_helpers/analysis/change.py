@@ -27,7 +27,7 @@ from sar_helpers.checks import platforms, require_bands, require_dtype, require_
 from .calibration import to_power
 from .masking import in_classes
 from .speckle import estimated_looks, lee_filter
-from .statistics import pixel_area_km2
+from .statistics import class_areas
 from .steps import time_steps
 from .temporal import observation_date_map
 
@@ -233,8 +233,4 @@ def detect_change(
 
 def change_areas(change: xr.Dataset | xr.DataArray) -> pd.Series:
     """Area of each change class in km² (true pixel areas, per latitude on a geographic grid)."""
-    classes = change["change"] if isinstance(change, xr.Dataset) else change
-    area = pixel_area_km2(classes)
-    counts = {name: (classes == value) for name, value in CHANGE_CLASSES.items()}
-    total = xr.Dataset({name: (mask * area).sum() for name, mask in counts.items()}).compute()
-    return pd.Series({name: float(total[name]) for name in CHANGE_CLASSES}, name="area_km2")
+    return class_areas(change["change"] if isinstance(change, xr.Dataset) else change, CHANGE_CLASSES)

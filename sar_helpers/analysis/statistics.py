@@ -16,6 +16,7 @@ import dask
 import dask.array as dsa
 import numpy as np
 import odc.geo.xr  # noqa: F401  (the .odc accessor pixel_area_km2 reads the CRS with)
+import pandas as pd
 import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
@@ -249,6 +250,13 @@ def histograms_and_built_up_area(
     histograms, area = _counts_and_area(ds, threshold_db, classes, True, "histograms_and_built_up_area")
     assert histograms is not None
     return histograms, area
+
+
+def class_areas(classes: xr.DataArray, names: dict[str, int]) -> pd.Series:
+    """Area (km², true pixel areas) of each class of a 2-D class map, by name (``names``: name -> value)."""
+    area = pixel_area_km2(classes)
+    totals = xr.Dataset({name: ((classes == value) * area).sum() for name, value in names.items()}).compute()
+    return pd.Series({name: float(totals[name]) for name in names}, name="area_km2")
 
 
 def area_above(data: xr.DataArray, threshold: float) -> xr.DataArray:

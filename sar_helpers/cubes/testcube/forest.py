@@ -14,7 +14,8 @@ but it has what a lesson on forest change needs, at the backscatter that
   own moment (earlier near the road and in the west), some abandoned to regrow;
 * three patches cleared at known moments (April 2008, April 2016, May 2019), the first
   regrowing from 2011, and a plantation cleared in 2009 and planted in 2010 that grows;
-* a fresh clearing's first year: felled trunks keep HV near degraded forest's and raise HH;
+* a fresh clearing's first months: on a third of the parcels felled trunks keep HV near
+  degraded forest's and raise HH for six months;
 * ALOS-2 a few tenths of a dB brighter than ALOS (a cross-sensor step, ``CROSS_SENSOR_DB``);
 * 4-look speckle, as the desert scene: a conservative choice (JAXA's mosaics average more
   looks than that; biota assumes 16), so a method that works here has speckle to spare;
@@ -71,8 +72,8 @@ SWAMP = (amplitude(-1.5), amplitude(-11.5))
 RIVER = (amplitude(-26.0), amplitude(-32.0))
 ROAD = (amplitude(-10.5), amplitude(-19.0))
 SLASH = (amplitude(-6.0), amplitude(-14.5))
-FIELD_DARK = (amplitude(-11.0), amplitude(-19.0))
-FIELD_BRIGHT = (amplitude(-8.5), amplitude(-16.0))
+FIELD_DARK = (amplitude(-11.0), amplitude(-20.0))
+FIELD_BRIGHT = (amplitude(-8.5), amplitude(-17.0))
 YOUNG_PALMS = (amplitude(-10.0), amplitude(-18.5))
 MATURE_PALMS = (amplitude(-7.5), amplitude(-13.0))
 #: ALOS-2's mosaics over this scene are this much brighter than ALOS's (dB, HH and HV).
@@ -92,6 +93,7 @@ PATCHES = (
 PLANTATION = (25.315, 0.505, 25.345, 0.530)  # west, south, east, north
 PLANTATION_CLEARED, PLANTATION_PLANTED = 2009.30, 2010.0
 REGROWTH_DELAY, REGROWTH_YEARS = 3.0, 10.0
+SLASH_MONTHS, SLASH_SHARE = 6, 0.3
 
 
 def is_forest_tile(row: int) -> bool:
@@ -180,13 +182,16 @@ def _state(when: float, rows: np.ndarray, cols: np.ndarray) -> dict[str, np.ndar
     growth = np.clip((when - PLANTATION_PLANTED) / 12.0, 0.0, 1.0)
     regrowth = np.where(regrows, np.clip((age - REGROWTH_DELAY) / REGROWTH_YEARS, 0.0, 1.0), 0.0)
     cleared_now = ~plantation & (age >= 0)
+    # Felled trunks left to dry keep HV up for a few months, on some parcels (others are burnt at once).
+    parcel_r, parcel_c = np.asarray(rows)[:, None] // PARCEL, np.asarray(cols)[None, :] // PARCEL
+    slash = (age < SLASH_MONTHS / 12) & (_hash_uniform(14, parcel_r, parcel_c) < SLASH_SHARE)
     degraded = _value_noise(rows[:, None], cols[None, :], 250, 21) > 0.62
     return {
         "water": np.broadcast_to(water, age.shape),
         "swamp": np.broadcast_to(swamp, age.shape),
         "road": np.broadcast_to(_road(rows, cols), age.shape),
-        "slash": cleared_now & (age < 1.0),
-        "field": cleared_now & (age >= 1.0),
+        "slash": cleared_now & slash,
+        "field": cleared_now & ~slash,
         "regrowth": regrowth,
         "plantation": plantation,
         "growth": np.full(age.shape, growth),
