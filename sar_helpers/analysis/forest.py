@@ -9,6 +9,7 @@ separates forest from cleared land by 1 to 3 dB: its maps are weaker, and say so
 
 from __future__ import annotations
 
+import dask.array as dsa
 import numba
 import numpy as np
 import pandas as pd
@@ -195,13 +196,17 @@ def year_of_loss(ds: xr.Dataset, classes: xr.DataArray | None = None, **cover_op
     mosaic's acquisition (the same ``date``) is not a new observation and is skipped.
 
     ``classes`` from :func:`forest_cover` (made from ``ds`` with ``cover_options`` if not given);
-    ``ds`` needs ``date``. Lazy: one pass over the chunks, every year of a chunk together.
+    ``ds`` needs ``date``. Lazy: one pass over the chunks, every year of a chunk together. An area
+    with no forest in any mosaic is refused on an eager load; on a lazy one, look at
+    :func:`forest_area` first (the check would cost a second pass).
     """
     require_bands(ds, ["date"], "year_of_loss")
     years = np.array(mosaic_years(ds), dtype=np.uint16)
     if len(years) < 2:
         raise ValueError("year_of_loss needs at least two mosaics: load more years.")
     classes = forest_cover(ds, **cover_options) if classes is None else classes
+    if not isinstance(classes.data, dsa.Array) and not classes.isin([1, 2]).any():
+        raise ValueError("No pixel of the area is forest in any mosaic, so no forest can have been lost here.")
     y, x = [d for d in classes.dims if d != "time"][-2:]
     forest = classes.isin([1, 2]).transpose("time", y, x)
     valid = (classes > 0).transpose("time", y, x)

@@ -173,6 +173,25 @@ def difference_of_lookups(
 
 
 @numba.njit(nogil=True, cache=True)
+def _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db):  # pragma: no cover - compiled
+    """One pixel ``x`` filtered from its window's count, sum and sum of squares."""
+    mean = s / n
+    variance = max(s2 / n - mean * mean, 0.0)
+    if enhanced:
+        ci = math.sqrt(variance) / mean if mean > 0 else 0.0
+        if ci <= cu:
+            weight = 0.0
+        elif ci >= cmax:
+            weight = 1.0
+        else:
+            weight = 1.0 - math.exp(-(ci - cu) / (cmax - ci))
+    else:
+        weight = variance / (variance + noise) if variance + noise > 0 else 0.0
+    result = mean + weight * (x - mean)
+    return 10.0 * math.log10(result) if enhanced and in_db else result
+
+
+@numba.njit(nogil=True, cache=True)
 def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  # pragma: no cover - compiled
     half = size // 2
     rows, columns = values.shape
@@ -212,21 +231,8 @@ def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  
             s2 += squares[last]
             centre_i, centre_j = i + half, j + half
             if valid[centre_i, centre_j]:
-                mean = s / n
-                variance = max(s2 / n - mean * mean, 0.0)
                 x = work[centre_i, centre_j]
-                if enhanced:
-                    ci = math.sqrt(variance) / mean if mean > 0 else 0.0
-                    if ci <= cu:
-                        weight = 0.0
-                    elif ci >= cmax:
-                        weight = 1.0
-                    else:
-                        weight = 1.0 - math.exp(-(ci - cu) / (cmax - ci))
-                else:
-                    weight = variance / (variance + noise) if variance + noise > 0 else 0.0
-                result = mean + weight * (x - mean)
-                out[i, j] = 10.0 * math.log10(result) if enhanced and in_db else result
+                out[i, j] = _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db)
             else:
                 out[i, j] = np.nan
             n -= count[j]
