@@ -192,9 +192,9 @@ def test_digital_earth_africas_real_catalog(tmp_path):
     assert ds.sizes["time"] == 1 and int(ds.hh.max()) > 0
 
 
-def test_notebook_04_runs_unchanged_on_a_real_cube_over_forest(scratch, api, monkeypatch, tmp_path):
+def test_notebooks_04_and_05_run_unchanged_on_a_real_cube_over_forest(scratch, api, monkeypatch, tmp_path):
     """The forested area indexed as Digital Earth Africa serves it (no forest/non-forest map there):
-    the change lesson runs unchanged, finds loss, and says it has no reference."""
+    the change and forest lessons run unchanged, find loss, and say they have no reference."""
     folder = scratch / "real"
     assert up(folder, api, "--bbox", "25.30", "0.40", "25.50", "0.55", "--years", "2007-2010").returncode == 0
     monkeypatch.setenv("SAR_REALCUBE_DIR", str(folder))
@@ -209,3 +209,10 @@ def test_notebook_04_runs_unchanged_on_a_real_cube_over_forest(scratch, api, mon
     tables = "".join("".join(o["data"]["text/plain"]) for o in outputs if "text/plain" in o.get("data", {}))
     decrease = next(line for line in tables.splitlines() if line.startswith("decrease"))
     assert 15 < float(decrease.split()[-1]) < 35  # km², as on the test cube itself
+    forest = tmp_path / "forest05.html"
+    notebook = str(REPO / "notebooks" / "05_forest_monitoring.ipynb")
+    assert main(["report", notebook, "--cube", "real", "--quiet", "-o", str(forest)]) == 0
+    cells = json.loads(forest.with_suffix(".ipynb").read_text())["cells"]
+    printed = "".join("".join(o.get("text", "")) for c in cells if c["cell_type"] == "code" for o in c["outputs"])
+    assert "No jers_sar_mosaic data" in printed and "choose biomass_years among [2007, 2008, 2009, 2010]" in printed
+    assert "No alos_fnf_mosaic here: the agreement cannot be measured on this datacube." in printed
