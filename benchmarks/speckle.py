@@ -1,4 +1,5 @@
-"""Speckle filtering and change detection over a whole tile, measured against the floor, in one run.
+"""Speckle filtering, change detection and the year of forest loss over a whole tile, measured
+against the floor, in one run.
 
     .venv/bin/python benchmarks/speckle.py [--tile-dir DIR]
 
@@ -12,6 +13,9 @@
 3. Notebook 04's pipeline on the whole tile: ``sar.detect_change`` 2007 -> 2010 (the looks
    measured, the enhanced Lee filter, the automatic threshold) and ``sar.change_areas``; its
    time and peak memory (target under 1.5 GB).
+4. The year of forest loss on the whole tile x 12 years (``sar.forest_cover``: HH and HV filtered,
+   then ``sar.year_of_loss``), lazily in one pass, against the decode floor of the four bands it
+   reads (hh, hv, mask, date: rasterio on every core, each file in its own process); peak memory.
 
 The tile is the one ``benchmarks/scaling.py`` generates (default /tmp/sar-tile-cube). Each
 measured run is a fresh process; the last line is ``ratio to the floor: R`` (Lee filter).
@@ -103,6 +107,48 @@ def run_change(config: str) -> dict:
     return {"seconds": seconds, "peak_bytes": memory.peak, "areas": areas.round(2).to_dict(), "looks": result.looks}
 
 
+def decode(path: Path) -> int:
+    import rasterio
+
+    with rasterio.Env(GDAL_NUM_THREADS=1), rasterio.open(path) as src:
+        return src.read(1).size
+
+
+def decode_floor(data: Path, stems=("sl_HH", "sl_HV", "mask", "date")) -> float:
+    """Megapixels (of the stack: every band decoded per pixel) per second, every core, best of 2."""
+    files = sorted(
+        p for year in YEARS for stem in stems for p in data.glob(f"alos_palsar_mosaic/N31E031/{year}/*_{stem}*.tif")
+    )
+    cores = os.cpu_count() or 1
+    with ProcessPoolExecutor(cores) as pool:
+        list(pool.map(decode, files[:cores]))
+        best = math.inf
+        for _ in range(2):
+            start = time.perf_counter()
+            pixels = sum(pool.map(decode, files))
+            best = min(best, time.perf_counter() - start)
+    return pixels / len(stems) / 1e6 / best
+
+
+def run_loss(config: str) -> dict:
+    import datacube
+
+    import sar_helpers as sar
+
+    with PeakMemory() as memory:
+        client = sar.get_client()
+        datacube.Datacube(config=config).close()
+        start = time.perf_counter()
+        with datacube.Datacube(config=config) as dc:
+            ds = sar.load_mosaics(dc, "alos_palsar_mosaic", ["hh", "hv", "mask", "date"], dask_chunks=CHUNKS, **TILE)
+        result = sar.year_of_loss(ds, looks=4.0).compute()
+        seconds = time.perf_counter() - start
+        sar.release(client)
+    pixels = ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"]
+    lost = int((result.year_of_loss > 0).sum())
+    return {"seconds": seconds, "peak_bytes": memory.peak, "pixels": pixels, "lost": lost}
+
+
 def child(kind: str, config: str, *extra) -> dict:
     command = [sys.executable, __file__, "--child", json.dumps([kind, config, *extra])]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -140,13 +186,26 @@ def main() -> None:
         f"   {change['seconds']:.1f} s, peak {change['peak_bytes'] / mib:.0f} MiB (target < 1536 MiB), "
         f"looks measured {change['looks']:.2f}, areas (km²) {change['areas']}"
     )
+    loss_floor = decode_floor(tile_cube.data)
+    loss = child("loss", config)
+    loss_rate = loss["pixels"] / 1e6 / loss["seconds"]
+    print("\n4. Year of forest loss, whole tile x 12 years (forest_cover with HH and HV filtered, year_of_loss)")
+    print(
+        f"   {loss['seconds']:.1f} s, {loss_rate:.1f} MP/s against a decode floor of {loss_floor:.1f} MP/s "
+        f"(hh, hv, mask, date on every core): {loss_rate / loss_floor:.2f} of it; peak {loss['peak_bytes'] / mib:.0f} MiB"
+    )
     print(f"\nratio to the floor: {ratios['lee']:.2f}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         kind, config, *extra = json.loads(sys.argv[2])
-        result = run_filter(config, *extra) if kind == "filter" else run_change(config)
+        runs = {
+            "filter": lambda: run_filter(config, *extra),
+            "change": lambda: run_change(config),
+            "loss": lambda: run_loss(config),
+        }
+        result = runs[kind]()
         print(json.dumps(result, default=float))
     else:
         main()

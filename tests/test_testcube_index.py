@@ -28,7 +28,7 @@ def tutorial(dc):
 
 def test_products_are_listed_with_their_grid(dc):
     products = dc.list_products()
-    assert set(products.index) == {"alos_palsar_mosaic", "jers_sar_mosaic"}
+    assert set(products.index) == {"alos_palsar_mosaic", "jers_sar_mosaic", "alos_fnf_mosaic"}
     for name in products.index:
         assert str(products.loc[name, "default_crs"]) == "EPSG:4326"
         assert tuple(products.loc[name, "default_resolution"].yx) == (
@@ -47,7 +47,7 @@ def test_products_are_digital_earth_africas_plus_load_hints(dc):
 
 def test_measurements_match_the_product_facts(dc):
     table = dc.list_measurements()
-    dtypes = {"hh": "uint16", "hv": "uint16", "date": "uint16", "linci": "uint8", "mask": "uint8"}
+    dtypes = {"hh": "uint16", "hv": "uint16", "date": "uint16", "linci": "uint8", "mask": "uint8", "fnf": "uint8"}
     for product in PRODUCTS.values():
         rows = table.loc[product.name]
         assert list(rows.index) == list(product.bands)
@@ -56,14 +56,12 @@ def test_measurements_match_the_product_facts(dc):
             if band == "linci":
                 assert {"local incidence angle", "incidence"} <= set(row["aliases"])
             assert row["dtype"] == dtypes[band] and row["nodata"] == 0 and row["units"] == "1"
-        values = rows.loc["mask", "flags_definition"]["category"]["values"]
-        assert {int(k): v for k, v in values.items()} == {
-            0: "no_data",
-            50: "water",
-            100: "lay_over",
-            150: "shadowing",
-            255: "land",
-        }
+        flagged = "fnf" if product.name == "alos_fnf_mosaic" else "mask"
+        values = {int(k): v for k, v in rows.loc[flagged, "flags_definition"]["category"]["values"].items()}
+        if flagged == "fnf":  # JAXA's 4-class maps
+            assert values == {0: "no_data", 1: "dense_forest", 2: "non_dense_forest", 3: "non_forest", 4: "water"}
+        else:
+            assert values == {0: "no_data", 50: "water", 100: "lay_over", 150: "shadowing", 255: "land"}
 
 
 def test_tutorial_load_has_the_published_shape_and_labels(tutorial):
@@ -100,7 +98,7 @@ def test_datasets_carry_digital_earth_africas_properties(dc):
     }
     for year, (platform, instrument, launch, cf) in expected.items():
         product = "jers_sar_mosaic" if year == 1996 else "alos_palsar_mosaic"
-        found = dc.find_datasets(product=product, time=str(year))
+        found = dc.find_datasets(product=product, time=str(year), **TUTORIAL_QUERY)
         assert {ds.metadata.region_code for ds in found} == {"N31E031", "N31E032"}
         for ds in found:
             props = ds.metadata_doc["properties"]
@@ -156,5 +154,13 @@ def test_datacube_command_line_searches_the_cube(cube):
         env={**os.environ, "ODC_CONFIG_PATH": str(cube.config_path)},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("product: alos_palsar_mosaic") == 2
-    assert "N31E031" in result.stdout and "N31E032" in result.stdout
+    assert result.stdout.count("product: alos_palsar_mosaic") == 3  # the desert's two tiles, the forest's one
+    assert all(tile in result.stdout for tile in ("N31E031", "N31E032", "N01E025"))
+
+
+def test_the_forest_map_covers_the_forest_only(dc):
+    found = dc.find_datasets(product="alos_fnf_mosaic")
+    assert {ds.metadata.region_code for ds in found} == {"N01E025"}
+    assert sorted(ds.time.begin.year for ds in found) == [2007, 2008, 2009, 2010, *range(2015, 2023)]
+    props = found[0].metadata_doc["properties"]
+    assert "cf" not in props and found[0].metadata.platform == "ALOS/ALOS-2"
