@@ -33,7 +33,8 @@ import xarray as xr
 from sar_helpers.checks import platforms, require_dtype, require_not_empty
 from sar_helpers.products import VALID_CLASSES, calibration_of
 
-from .masking import in_classes
+from .kernels import class_table, lookup_kept
+from .masking import class_values
 from .tables import lookup
 
 BACKSCATTER_BANDS = ("hh", "hv")
@@ -60,24 +61,32 @@ def dn_table(calibration_db: float, quantity: Quantity) -> np.ndarray:
     return values.astype(np.float32)
 
 
-def _convert(da: xr.DataArray, valid: xr.DataArray | None, quantity: Quantity) -> xr.DataArray:
-    """Look up every DN of one band; pixels not ``valid`` become NaN."""
+#: A mask band and the table of its classes to keep (:func:`kernels.class_table`).
+Kept = tuple[xr.DataArray, np.ndarray]
+
+
+def _convert(da: xr.DataArray, kept: Kept | None, quantity: Quantity) -> xr.DataArray:
+    """Look up every DN of one band; pixels whose mask class is not kept become NaN."""
     require_not_empty(da)
     require_dtype(da, "uint16", "Is it already converted? These helpers take the DNs as loaded.")
     constants = calibration_constants(da)
 
-    def convert(dn, keep, constant):
-        args = [dn] if keep is None else [dn, keep]
+    def convert(dn, kept, constant):
         table = dn_table(constant, quantity)
-        return xr.apply_ufunc(lookup, *args, kwargs={"table": table}, dask="parallelized", output_dtypes=[np.float32])
+        if kept is None:
+            return xr.apply_ufunc(lookup, dn, kwargs={"table": table}, dask="parallelized", output_dtypes=[np.float32])
+        mask, keep = kept
+        options = {"table": table, "keep": keep}
+        return xr.apply_ufunc(lookup_kept, dn, mask, kwargs=options, dask="parallelized", output_dtypes=[np.float32])
 
     if "time" not in da.dims or len(set(constants)) == 1:
-        out = convert(da, valid, constants[0])
+        out = convert(da, kept, constants[0])
     else:  # time steps of platforms with different constants: convert each group
         steps = np.asarray(constants)
         groups = [np.flatnonzero(steps == k) for k in dict.fromkeys(constants)]
         parts = [
-            convert(da.isel(time=g), None if valid is None else valid.isel(time=g), constants[g[0]]) for g in groups
+            convert(da.isel(time=g), None if kept is None else (kept[0].isel(time=g), kept[1]), constants[g[0]])
+            for g in groups
         ]
         out = xr.concat(parts, dim="time").isel(time=np.argsort(np.concatenate(groups)))
     what = "" if quantity == "db" else ", linear power"
@@ -85,7 +94,14 @@ def _convert(da: xr.DataArray, valid: xr.DataArray | None, quantity: Quantity) -
     return out.rename(f"{da.name}_{quantity}")
 
 
-def _valid_for(ds: xr.Dataset, classes) -> xr.DataArray | None:
+def _kept(mask: xr.DataArray | None, classes) -> Kept | None:
+    if mask is None or classes is None:
+        return None
+    require_dtype(mask, "uint8", "Load the mask band without resampling other than nearest.")
+    return mask, class_table(class_values(tuple(classes)))
+
+
+def _valid_for(ds: xr.Dataset, classes) -> Kept | None:
     if classes is None:
         return None
     if "mask" not in ds.data_vars:
@@ -95,7 +111,7 @@ def _valid_for(ds: xr.Dataset, classes) -> xr.DataArray | None:
             stacklevel=3,
         )
         return None
-    return in_classes(ds["mask"], classes)
+    return _kept(ds["mask"], classes)
 
 
 def _backscatter_bands(ds: xr.Dataset) -> list[str]:
@@ -120,8 +136,7 @@ def to_db(
     to apply the mask. DN 0 is NaN either way.
     """
     if isinstance(data, xr.DataArray):
-        valid = None if mask is None or classes is None else in_classes(mask, classes)
-        return _convert(data, valid, "db")
+        return _convert(data, _kept(mask, classes), "db")
     require_not_empty(data)
     bands = _backscatter_bands(data)
     valid = _valid_for(data, classes)
@@ -138,8 +153,7 @@ def to_power(
 ) -> xr.Dataset | xr.DataArray:
     """Linear gamma-nought power (float32) from DNs: the quantity to average. Masks as :func:`to_db`."""
     if isinstance(data, xr.DataArray):
-        valid = None if mask is None or classes is None else in_classes(mask, classes)
-        return _convert(data, valid, "power")
+        return _convert(data, _kept(mask, classes), "power")
     require_not_empty(data)
     valid = _valid_for(data, classes)
     return xr.Dataset(

@@ -192,31 +192,27 @@ def _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db):  # pragma: n
 
 
 @numba.njit(nogil=True, cache=True)
+def _add_row(values, row, sign, count, total, squares):  # pragma: no cover - compiled
+    for j in range(values.shape[1]):
+        v = values[row, j]
+        finite = np.isfinite(v)
+        x = float(v) if finite else 0.0
+        count[j] += sign * finite
+        total[j] += sign * x
+        squares[j] += sign * x * x
+
+
+@numba.njit(nogil=True, cache=True)
 def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  # pragma: no cover - compiled
     half = size // 2
-    rows, columns = values.shape
-    work = np.empty((rows, columns))
-    valid = np.empty((rows, columns), dtype=np.bool_)
-    for i in range(rows):
-        for j in range(columns):
-            v = values[i, j]
-            ok = np.isfinite(v)
-            valid[i, j] = ok
-            work[i, j] = (10.0 ** (v / 10.0) if enhanced and in_db else v) if ok else 0.0
+    columns = values.shape[1]
     count = np.zeros(columns)
     total = np.zeros(columns)
     squares = np.zeros(columns)
     for i in range(size - 1):  # the first window's rows but its last
-        for j in range(columns):
-            count[j] += valid[i, j]
-            total[j] += work[i, j]
-            squares[j] += work[i, j] * work[i, j]
+        _add_row(values, i, 1.0, count, total, squares)
     for i in range(out.shape[0]):
-        entering = i + size - 1
-        for j in range(columns):
-            count[j] += valid[entering, j]
-            total[j] += work[entering, j]
-            squares[j] += work[entering, j] * work[entering, j]
+        _add_row(values, i + size - 1, 1.0, count, total, squares)
         n = 0.0
         s = 0.0
         s2 = 0.0
@@ -229,20 +225,15 @@ def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  
             n += count[last]
             s += total[last]
             s2 += squares[last]
-            centre_i, centre_j = i + half, j + half
-            if valid[centre_i, centre_j]:
-                x = work[centre_i, centre_j]
-                out[i, j] = _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db)
+            v = values[i + half, j + half]
+            if np.isfinite(v):
+                out[i, j] = _filtered_value(v, n, s, s2, noise, cu, cmax, enhanced, in_db)
             else:
                 out[i, j] = np.nan
             n -= count[j]
             s -= total[j]
             s2 -= squares[j]
-        leaving = i
-        for j in range(columns):
-            count[j] -= valid[leaving, j]
-            total[j] -= work[leaving, j]
-            squares[j] -= work[leaving, j] * work[leaving, j]
+        _add_row(values, i, -1.0, count, total, squares)
 
 
 def speckle_filter(
@@ -253,8 +244,28 @@ def speckle_filter(
     window's mean and variance are of its finite values only; a NaN pixel stays NaN. One pass of
     running sums (float64) over the image; with ``in_db`` the enhanced filter works on power."""
     image = np.ascontiguousarray(values)
+    if looks is not None and in_db:
+        image = 10.0 ** (image / np.float32(10))  # the enhanced filter works on power (returned in dB)
     out = np.empty((image.shape[0] - 2 * (size // 2), image.shape[1] - 2 * (size // 2)), dtype=np.float32)
     enhanced = looks is not None
     cu, cmax = (math.sqrt(1.0 / looks), math.sqrt(1.0 + 2.0 / looks)) if looks is not None else (0.0, 0.0)
     _speckle_filter_into(image, out, size, float(noise), cu, cmax, enhanced, in_db)
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _lookup_kept_into(values, mask, keep, table, out):  # pragma: no cover - compiled
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            out[i, j] = table[values[i, j] * keep[mask[i, j]]]
+
+
+def lookup_kept(values: np.ndarray, mask: np.ndarray, *, keep: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[values]`` where the mask DN is kept (``keep``, a :func:`class_table`), ``table[0]``
+    (the no-data answer) elsewhere: one compiled pass over uint16 values and their uint8 mask."""
+    images = values.reshape(-1, *values.shape[-2:])
+    masks = np.broadcast_to(mask, values.shape).reshape(-1, *values.shape[-2:])
+    out = np.empty(images.shape, dtype=table.dtype)
+    for image, image_mask, image_out in zip(images, masks, out):
+        _lookup_kept_into(image, image_mask, keep, table, image_out)
+    return out.reshape(values.shape)
