@@ -7,7 +7,6 @@ import xarray as xr
 
 import sar_helpers as sar
 from sar_helpers.analysis.biomass import BIOMASS_CHANGE_CLASSES, INTERCEPT, SLOPE
-from sar_helpers.analysis.forest import _loss_block
 from sar_helpers.cubes.testcube import forest as scene
 from sar_helpers.products import RESOLUTION
 
@@ -62,27 +61,29 @@ def test_biomass_change_classes_at_their_thresholds(before, after, expected):
 
 
 def test_year_of_loss_rules():
-    """One pixel per column: forest (1) and non-forest (0) over five mosaics; the dates say which
-    mosaics repeat an acquisition."""
+    """One pixel per column: forest (1) and non-forest (3) over five mosaics; the dates say which
+    mosaics repeat an acquisition. Eager and lazy give the same."""
     forest = np.array(
         [
-            [1, 1, 0, 0, 0],  # lost in the third mosaic
-            [1, 0, 1, 1, 1],  # one dip between forest years: noise, not loss
-            [1, 1, 0, 0, 1],  # lost, then forest again at the last mosaic (unconfirmed regrowth counts: it is the last)
-            [1, 1, 1, 1, 0],  # lost at the last mosaic: reported as it is
-            [1, 1, 0, 0, 0],  # the third mosaic repeats the second's acquisition: loss is seen in the fourth
+            [1, 1, 3, 3, 3],  # lost in the third mosaic
+            [1, 3, 1, 1, 1],  # one dip between forest years: noise, not loss
+            [1, 1, 3, 3, 1],  # lost, then forest again at the last mosaic (unconfirmable: reported as it is)
+            [1, 1, 1, 1, 3],  # lost at the last mosaic: reported as it is
+            [1, 1, 1, 3, 3],  # the third mosaic repeats the second's acquisition (forest): loss is the fourth's
+            [1, 0, 3, 3, 3],  # masked in the second: the loss shows in the third
         ],
-        dtype=bool,
-    ).T
-    dates = np.tile(np.arange(1, 6, dtype=np.uint16)[:, None], (1, 5))
-    dates[2, 4] = dates[1, 4]
-    forest[2, 4] = True  # the repeated acquisition shows what the second did
-    valid = np.ones_like(forest)
-    years = np.array([2007, 2008, 2009, 2010, 2015], dtype=np.uint16)
-    block = [np.moveaxis(a[:, None, :], 0, -1) for a in (forest, valid, dates)]
-    loss, regrowth = np.moveaxis(_loss_block(*block, years)[0], -1, 0)
-    assert loss.tolist() == [2009, 0, 2009, 2015, 2010]
-    assert regrowth.tolist() == [0, 0, 2015, 0, 0]
+        dtype=np.uint8,
+    ).T[:, None, :]
+    dates = np.tile(np.arange(1, 6, dtype=np.uint16)[:, None, None], (1, 1, forest.shape[2]))
+    dates[2, 0, 4] = dates[1, 0, 4]
+    ds = synthetic(np.full(forest.shape, 3000), satellite="ALOS-2", band="hv", mask=np.full(forest.shape, 255))
+    ds = ds.assign(date=(("time", "latitude", "longitude"), dates))  # mosaics 2015 to 2019
+    classes = xr.DataArray(forest, dims=ds.hv.dims, coords=ds.hv.coords)
+    for lazy in (False, True):
+        data, codes = (ds.chunk({"longitude": 2}), classes.chunk({"longitude": 2})) if lazy else (ds, classes)
+        result = sar.year_of_loss(data, classes=codes).compute()
+        assert result.year_of_loss.values[0].tolist() == [2017, 0, 2017, 2019, 2018, 2017]
+        assert result.year_of_regrowth.values[0].tolist() == [0, 0, 2019, 0, 0, 0]
 
 
 def test_bad_input_is_refused():

@@ -18,7 +18,7 @@ import xarray as xr
 from sar_helpers.checks import mosaic_years, require_bands, require_not_empty
 from sar_helpers.products import FNF_CLASSES, MASK_CLASSES
 
-from .calibration import power_to_db, to_power
+from .calibration import to_power
 from .speckle import estimated_looks, lee_filter
 from .statistics import pixel_area_km2
 
@@ -35,13 +35,16 @@ HH_FOREST_DB = -8.5
 HH_WATER_DB = -20.0
 
 
-def _filtered_db(ds: xr.Dataset, band: str, size: int, looks: float | None) -> tuple[xr.DataArray, float]:
+def _filtered_power(ds: xr.Dataset, band: str, size: int, looks: float | None) -> tuple[xr.DataArray, float]:
     power = to_power(ds[band], mask=ds["mask"], classes=("land", "water"))
     assert isinstance(power, xr.DataArray)
     looks = estimated_looks(power.isel(time=0) if "time" in power.dims else power, size) if looks is None else looks
-    filtered = power_to_db(lee_filter(power, size=size, method="enhanced", looks=looks))
-    assert isinstance(filtered, xr.DataArray)
-    return filtered, looks
+    return lee_filter(power, size=size, method="enhanced", looks=looks), looks
+
+
+def _power(db: float) -> float:
+    """A threshold in dB as linear power: comparing powers spares a logarithm per pixel."""
+    return 10 ** (db / 10)
 
 
 def forest_cover(
@@ -69,14 +72,14 @@ def forest_cover(
     water = ds["mask"] == MASK_CLASSES["water"]
     valid = ds["mask"].isin([MASK_CLASSES["land"], MASK_CLASSES["water"]])
     if "hh" in ds.data_vars:
-        hh, looks = _filtered_db(ds, "hh", size, looks)
-        water = water | (hh < hh_water_db)
+        hh, looks = _filtered_power(ds, "hh", size, looks)
+        water = water | (hh < _power(hh_water_db))
     if "hv" in ds.data_vars:
-        hv, looks = _filtered_db(ds, "hv", size, looks)
-        land = xr.where(hv >= hv_dense_db, 1, xr.where(hv >= hv_forest_db, 2, 3))
+        hv, looks = _filtered_power(ds, "hv", size, looks)
+        land = xr.where(hv >= _power(hv_dense_db), 1, xr.where(hv >= _power(hv_forest_db), 2, 3))
         rule = f"filtered HV: forest >= {hv_forest_db} dB, dense >= {hv_dense_db} dB"
     else:
-        land = xr.where(hh >= hh_forest_db, 1, 3)
+        land = xr.where(hh >= _power(hh_forest_db), 1, 3)
         rule = f"filtered HH only (JERS-1): forest >= {hh_forest_db} dB; weaker than an HV rule, no dense/non-dense"
     classes = xr.where(valid, xr.where(water, FNF_CLASSES["water"], land), 0).astype(np.uint8)
     classes.attrs = {
@@ -156,75 +159,99 @@ def agreement(classes: xr.DataArray, reference: xr.DataArray, scheme: str | None
     }
 
 
+#: The per-pixel state year_of_loss carries from mosaic to mosaic (uint16 each).
+LAST_FOREST, LAST_DATE, PENDING, LOSS, REGROWTH = range(5)
+UNSEEN = 2  # LAST_FOREST before any observation
+
+
 @numba.njit(nogil=True, cache=True)
-def _loss_and_regrowth(forest, valid, dates, years, loss, regrowth):  # pragma: no cover - compiled
-    steps, rows, columns = forest.shape
-    seen = np.empty(steps, np.int64)  # a pixel's steps that are new observations of it
-    for i in range(rows):
-        for j in range(columns):
-            n = 0
-            for t in range(steps):
-                if valid[t, i, j] and (n == 0 or dates[t, i, j] != dates[seen[n - 1], i, j]):
-                    seen[n] = t
-                    n += 1
-            lost = -1
-            for k in range(1, n):
-                now, before = forest[seen[k], i, j], forest[seen[k - 1], i, j]
-                confirmed = k == n - 1 or not forest[seen[k + 1], i, j]
-                if lost < 0 and before and not now and confirmed:
-                    lost = k
-                    loss[i, j] = years[seen[k]]
-                elif lost >= 0 and now and (k == n - 1 or forest[seen[k + 1], i, j]):
-                    regrowth[i, j] = years[seen[k]]
-                    break
+def _observe(state, classes, dates, year):  # pragma: no cover - compiled
+    """Update each pixel's state with one mosaic: a loss (forest to non-forest) is pending until
+    the next observation agrees; once lost, a return to forest is pending the same way."""
+    for i in range(classes.shape[0]):
+        for j in range(classes.shape[1]):
+            c = classes[i, j]
+            if c == 0 or dates[i, j] == state[LAST_DATE, i, j]:
+                continue  # masked, or the previous mosaic's acquisition again: not a new observation
+            forest = c == 1 or c == 2
+            pending = state[PENDING, i, j]
+            if state[LOSS, i, j] == 0:
+                if pending:
+                    if forest:
+                        state[PENDING, i, j] = 0  # one non-forest year between forest years: noise
+                    else:
+                        state[LOSS, i, j] = pending
+                        state[PENDING, i, j] = 0
+                elif state[LAST_FOREST, i, j] == 1 and not forest:
+                    state[PENDING, i, j] = year
+            elif state[REGROWTH, i, j] == 0:
+                if pending:
+                    if forest:
+                        state[REGROWTH, i, j] = pending
+                    state[PENDING, i, j] = 0
+                elif forest:
+                    state[PENDING, i, j] = year
+            state[LAST_FOREST, i, j] = forest
+            state[LAST_DATE, i, j] = dates[i, j]
 
 
-def _loss_block(forest, valid, dates, years):
-    """(y, x, time) blocks, as apply_ufunc gives them, to (y, x, 2): the years of loss and regrowth."""
-    forest, valid, dates = (np.ascontiguousarray(np.moveaxis(a, -1, 0)) for a in (forest, valid, dates))
-    loss = np.zeros(forest.shape[1:], np.uint16)
-    regrowth = np.zeros(forest.shape[1:], np.uint16)
-    _loss_and_regrowth(forest, valid, dates, years, loss, regrowth)
-    return np.stack([loss, regrowth], axis=-1)
+def _step(state: np.ndarray, classes: np.ndarray, dates: np.ndarray, *, year: int) -> np.ndarray:
+    out = state.copy()
+    _observe(out, classes.reshape(classes.shape[-2:]), dates.reshape(dates.shape[-2:]), year)
+    return out
+
+
+def _finish(state: np.ndarray) -> np.ndarray:
+    """(loss, regrowth): a change pending at the last observation cannot be confirmed: reported as it is."""
+    pending = state[PENDING]
+    loss = np.where(state[LOSS] == 0, pending, state[LOSS])
+    regrowth = np.where((state[LOSS] > 0) & (state[REGROWTH] == 0), pending, state[REGROWTH])
+    return np.stack([loss, regrowth])
 
 
 def year_of_loss(ds: xr.Dataset, classes: xr.DataArray | None = None, **cover_options) -> xr.Dataset:
     """Per pixel, the first mosaic year in which forest turned to non-forest and stayed so (the next
     observation agrees: one non-forest year between forest years is noise, not loss; a change at the
     last mosaic cannot be confirmed and is reported as it is), and the first later year it was forest
-    again (regrowth, reported, not hidden). 0 means none. A mosaic whose pixel repeats the previous
-    mosaic's acquisition (the same ``date``) is not a new observation and is skipped.
+    again (regrowth, reported, not hidden; confirmed the same way). 0 means none. A mosaic whose
+    pixel repeats the previous observation's acquisition (the same ``date``) is skipped.
 
     ``classes`` from :func:`forest_cover` (made from ``ds`` with ``cover_options`` if not given);
-    ``ds`` needs ``date``. Lazy: one pass over the chunks, every year of a chunk together. An area
-    with no forest in any mosaic is refused on an eager load; on a lazy one, look at
-    :func:`forest_area` first (the check would cost a second pass).
+    ``ds`` needs ``date``. Lazy: the mosaics are taken in order, each updating a small per-pixel
+    state, so memory does not grow with the number of years. An area with no forest in any mosaic
+    is refused on an eager load; on a lazy one, look at :func:`forest_area` first (the check would
+    cost a second pass).
     """
     require_bands(ds, ["date"], "year_of_loss")
-    years = np.array(mosaic_years(ds), dtype=np.uint16)
+    years = mosaic_years(ds)
     if len(years) < 2:
         raise ValueError("year_of_loss needs at least two mosaics: load more years.")
     classes = forest_cover(ds, **cover_options) if classes is None else classes
-    if not isinstance(classes.data, dsa.Array) and not classes.isin([1, 2]).any():
+    lazy = isinstance(classes.data, dsa.Array)
+    if not lazy and not classes.isin([1, 2]).any():
         raise ValueError("No pixel of the area is forest in any mosaic, so no forest can have been lost here.")
     y, x = [d for d in classes.dims if d != "time"][-2:]
-    forest = classes.isin([1, 2]).transpose("time", y, x)
-    valid = (classes > 0).transpose("time", y, x)
+    classes = classes.transpose("time", y, x)
     dates = ds["date"].transpose("time", y, x)
-    out = xr.apply_ufunc(
-        _loss_block,
-        forest,
-        valid,
-        dates,
-        kwargs={"years": years},
-        input_core_dims=[["time"]] * 3,
-        output_core_dims=[["result"]],
-        dask="parallelized",
-        output_dtypes=[np.uint16],
-        dask_gufunc_kwargs={"output_sizes": {"result": 2}, "allow_rechunk": True},
-        vectorize=False,
+    order = np.argsort(classes.time.values)
+    if lazy:
+        codes, days = classes.data, dsa.asarray(dates.data).rechunk(classes.data.chunks)
+        state = dsa.zeros((5, *codes.shape[1:]), dtype=np.uint16, chunks=((5,), *codes.chunks[1:]))
+        state[LAST_FOREST] = UNSEEN
+        for t in order:
+            state = dsa.map_blocks(_step, state, codes[t], days[t], year=int(years[t]), dtype=np.uint16)
+        result = dsa.map_blocks(_finish, state, dtype=np.uint16)
+    else:
+        codes, days = np.asarray(classes.data), np.asarray(dates.data)
+        state = np.zeros((5, *codes.shape[1:]), dtype=np.uint16)
+        state[LAST_FOREST] = UNSEEN
+        for t in order:
+            state = _step(state, codes[t], days[t], year=int(years[t]))
+        result = _finish(state)
+    coords = {name: c for name, c in classes.coords.items() if "time" not in c.dims}
+    out = xr.Dataset(
+        {name: ((y, x), result[k]) for k, name in enumerate(("year_of_loss", "year_of_regrowth"))}, coords=coords
     )
-    result = xr.Dataset({"year_of_loss": out.isel(result=0), "year_of_regrowth": out.isel(result=1)})
-    for name in result.data_vars:
-        result[name].attrs = {"units": "year", "note": "0: none"}
-    return result
+    for name in out.data_vars:
+        out[name].attrs = {"units": "year", "note": "0: none"}
+    return out
