@@ -16,7 +16,7 @@ against the floor, in one run.
 4. The year of forest loss on the whole tile x 12 years (``sar.forest_cover`` of HV, filtered; water
    from the mask; then ``sar.year_of_loss``), lazily in one pass, against the decode floor of the
    three bands it reads (hv, mask, date: rasterio on every core, each file in its own process),
-   and peak memory.
+   and peak memory; in chunks of 2,048 pixels (``LOSS_CHUNKS``).
 
 The tile is the one ``benchmarks/scaling.py`` generates (default /tmp/sar-tile-cube). Each
 measured run is a fresh process; the last line is ``ratio to the floor: R`` (Lee filter).
@@ -38,6 +38,9 @@ import numpy as np
 from scaling import CHUNKS, TILE, YEARS, PeakMemory, decode
 
 RUNS = 3
+#: The year of loss follows each block of pixels through the years in order: blocks of 2,048 pixels
+#: (four of the files' blocks on a side) let the two cores follow two blocks at once.
+LOSS_CHUNKS = {"time": 1, "latitude": 2048, "longitude": 2048}
 
 
 def decode_and_filter(path: Path) -> int:
@@ -134,7 +137,7 @@ def run_loss(config: str) -> dict:
         datacube.Datacube(config=config).close()
         start = time.perf_counter()
         with datacube.Datacube(config=config) as dc:
-            ds = sar.load_mosaics(dc, "alos_palsar_mosaic", ["hv", "mask", "date"], dask_chunks=CHUNKS, **TILE)
+            ds = sar.load_mosaics(dc, "alos_palsar_mosaic", ["hv", "mask", "date"], dask_chunks=LOSS_CHUNKS, **TILE)
         result = sar.year_of_loss(ds, looks=4.0).compute()
         seconds = time.perf_counter() - start
         sar.release(client)

@@ -42,6 +42,18 @@ def _filtered_power(ds: xr.Dataset, band: str, size: int, looks: float | None) -
     return lee_filter(power, size=size, method="enhanced", looks=looks), looks
 
 
+def _classify(values, water, valid, *, dense: float, forest: float | None) -> np.ndarray:
+    """uint8 classes from filtered power (HV, or HH with ``dense`` as its forest threshold and no
+    ``forest``), with no int64 temporaries."""
+    out = np.full(values.shape, FNF_CLASSES["non_forest"], np.uint8)
+    if forest is not None:
+        out[values >= forest] = FNF_CLASSES["non_dense_forest"]
+    out[values >= dense] = FNF_CLASSES["dense_forest"]
+    out[water] = FNF_CLASSES["water"]
+    out[~valid] = FNF_CLASSES["no_data"]
+    return out
+
+
 def _power(db: float) -> float:
     """A threshold in dB as linear power: comparing powers spares a logarithm per pixel."""
     return 10 ** (db / 10)
@@ -75,13 +87,15 @@ def forest_cover(
         hh, looks = _filtered_power(ds, "hh", size, looks)
         water = water | (hh < _power(hh_water_db))
     if "hv" in ds.data_vars:
-        hv, looks = _filtered_power(ds, "hv", size, looks)
-        land = xr.where(hv >= _power(hv_dense_db), 1, xr.where(hv >= _power(hv_forest_db), 2, 3))
+        values, looks = _filtered_power(ds, "hv", size, looks)
+        thresholds: dict[str, float | None] = {"dense": _power(hv_dense_db), "forest": _power(hv_forest_db)}
         rule = f"filtered HV: forest >= {hv_forest_db} dB, dense >= {hv_dense_db} dB"
     else:
-        land = xr.where(hh >= _power(hh_forest_db), 1, 3)
+        values, thresholds = hh, {"dense": _power(hh_forest_db), "forest": None}
         rule = f"filtered HH only (JERS-1): forest >= {hh_forest_db} dB; weaker than an HV rule, no dense/non-dense"
-    classes = xr.where(valid, xr.where(water, FNF_CLASSES["water"], land), 0).astype(np.uint8)
+    classes = xr.apply_ufunc(
+        _classify, values, water, valid, kwargs=thresholds, dask="parallelized", output_dtypes=[np.uint8]
+    )
     classes.attrs = {
         "flag_values": list(FNF_CLASSES.values()),
         "flag_meanings": " ".join(FNF_CLASSES),

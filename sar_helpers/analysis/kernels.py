@@ -177,13 +177,13 @@ def _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db):  # pragma: n
     """One pixel ``x`` filtered from its window's count, sum and sum of squares."""
     mean = s / n
     variance = max(s2 / n - mean * mean, 0.0)
-    if enhanced:
-        ci = math.sqrt(variance) / mean if mean > 0 else 0.0
-        if ci <= cu:
+    if enhanced:  # the coefficient of variation ci = sqrt(variance) / mean, compared squared first
+        if mean <= 0 or variance <= cu * cu * mean * mean:
             weight = 0.0
-        elif ci >= cmax:
+        elif variance >= cmax * cmax * mean * mean:
             weight = 1.0
         else:
+            ci = math.sqrt(variance) / mean
             weight = 1.0 - math.exp(-(ci - cu) / (cmax - ci))
     else:
         weight = variance / (variance + noise) if variance + noise > 0 else 0.0
