@@ -13,7 +13,8 @@ against the floor, in one run.
 3. Notebook 04's pipeline on the whole tile: ``sar.detect_change`` 2007 -> 2010 (the looks
    measured, the enhanced Lee filter, the automatic threshold) and ``sar.change_areas``; its
    time and peak memory (target under 1.5 GB).
-4. The year of forest loss on the whole tile x 12 years (``sar.forest_cover`` of HV, filtered; water
+4. The year of forest loss on the whole tile x 12 years (the desert's tile: the work is the same
+   whatever the ground) (``sar.forest_cover`` of HV, filtered; water
    from the mask; then ``sar.year_of_loss``), lazily in one pass, against the decode floor of the
    three bands it reads (hv, mask, date: rasterio on every core, each file in its own process),
    and peak memory; in chunks of 2,048 pixels (``LOSS_CHUNKS``).
@@ -96,19 +97,27 @@ def run_change(config: str) -> dict:
 
     import sar_helpers as sar
 
+    runs = []
     with PeakMemory() as memory:
         client = sar.get_client()
-        start = time.perf_counter()
-        with datacube.Datacube(config=config) as dc:
-            ds = sar.load_mosaics(
-                dc, "alos_palsar_mosaic", ["hv", "mask", "date"], time=("2007", "2010"), dask_chunks=CHUNKS, **TILE
-            )
-        ds = ds.sel(time=ds.time.dt.year.isin([2007, 2010]))
-        result = sar.detect_change(ds, 2007, 2010)
-        areas = sar.change_areas(result)
-        seconds = time.perf_counter() - start
+        for _ in range(2):  # the first run also loads the compiled loops: the best is the steady state
+            start = time.perf_counter()
+            with datacube.Datacube(config=config) as dc:
+                ds = sar.load_mosaics(
+                    dc, "alos_palsar_mosaic", ["hv", "mask", "date"], time=("2007", "2010"), dask_chunks=CHUNKS, **TILE
+                )
+            ds = ds.sel(time=ds.time.dt.year.isin([2007, 2010]))
+            result = sar.detect_change(ds, 2007, 2010)
+            areas = sar.change_areas(result)
+            runs.append(time.perf_counter() - start)
         sar.release(client)
-    return {"seconds": seconds, "peak_bytes": memory.peak, "areas": areas.round(2).to_dict(), "looks": result.looks}
+    return {
+        "seconds": min(runs),
+        "first_seconds": runs[0],
+        "peak_bytes": memory.peak,
+        "areas": areas.round(2).to_dict(),
+        "looks": result.looks,
+    }
 
 
 def decode_floor(data: Path, stems=("sl_HV", "mask", "date")) -> float:
@@ -132,18 +141,19 @@ def run_loss(config: str) -> dict:
 
     import sar_helpers as sar
 
+    runs = []
     with PeakMemory() as memory:
         client = sar.get_client()
         datacube.Datacube(config=config).close()
-        start = time.perf_counter()
-        with datacube.Datacube(config=config) as dc:
-            ds = sar.load_mosaics(dc, "alos_palsar_mosaic", ["hv", "mask", "date"], dask_chunks=LOSS_CHUNKS, **TILE)
-        result = sar.year_of_loss(ds, looks=4.0).compute()
-        seconds = time.perf_counter() - start
+        for _ in range(2):  # the first run also loads the compiled loops: the best is the steady state
+            start = time.perf_counter()
+            with datacube.Datacube(config=config) as dc:
+                ds = sar.load_mosaics(dc, "alos_palsar_mosaic", ["hv", "mask", "date"], dask_chunks=LOSS_CHUNKS, **TILE)
+            sar.year_of_loss(ds, looks=4.0).compute()
+            runs.append(time.perf_counter() - start)
         sar.release(client)
     pixels = ds.sizes["time"] * ds.sizes["latitude"] * ds.sizes["longitude"]
-    lost = int((result.year_of_loss > 0).sum())
-    return {"seconds": seconds, "peak_bytes": memory.peak, "pixels": pixels, "lost": lost}
+    return {"seconds": min(runs), "first_seconds": runs[0], "peak_bytes": memory.peak, "pixels": pixels}
 
 
 def child(kind: str, config: str, *extra) -> dict:
@@ -180,7 +190,7 @@ def main() -> None:
     change = child("change", config)
     print("\n3. Notebook 04's pipeline on the whole tile (detect_change 2007 -> 2010, change_areas)")
     print(
-        f"   {change['seconds']:.1f} s, peak {change['peak_bytes'] / mib:.0f} MiB (target < 1536 MiB), "
+        f"   {change['seconds']:.1f} s (best of 2; first {change['first_seconds']:.1f} s), peak {change['peak_bytes'] / mib:.0f} MiB (target < 1536 MiB), "
         f"looks measured {change['looks']:.2f}, areas (km²) {change['areas']}"
     )
     loss_floor = decode_floor(tile_cube.data)
@@ -188,7 +198,7 @@ def main() -> None:
     loss_rate = loss["pixels"] / 1e6 / loss["seconds"]
     print("\n4. Year of forest loss, whole tile x 12 years (forest_cover of filtered HV, year_of_loss)")
     print(
-        f"   {loss['seconds']:.1f} s, {loss_rate:.1f} MP/s against a decode floor of {loss_floor:.1f} MP/s "
+        f"   {loss['seconds']:.1f} s (best of 2; first {loss['first_seconds']:.1f} s), {loss_rate:.1f} MP/s against a decode floor of {loss_floor:.1f} MP/s "
         f"(hv, mask, date on every core): {loss_rate / loss_floor:.2f} of it; peak {loss['peak_bytes'] / mib:.0f} MiB"
     )
     print(f"\nratio to the floor: {ratios['lee']:.2f}")
