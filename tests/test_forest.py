@@ -104,6 +104,9 @@ def test_bad_input_is_refused():
     classes = xr.DataArray(np.ones((3, 3), np.uint8), dims=("latitude", "longitude"), coords=one.isel(time=0).coords)
     with pytest.raises(ValueError, match="does not say which classes it uses"):
         sar.agreement(classes, classes)
+    for flags in ("forest", {"category": "forest"}, {"category": {"values": ["forest"]}}):  # malformed metadata
+        with pytest.raises(ValueError, match="does not say which classes it uses"):
+            sar.agreement(classes, classes.assign_attrs(flags_definition=flags))
     with pytest.raises(ValueError, match="on another grid"):
         sar.agreement(classes, classes.isel(latitude=[0, 1]), scheme="fnf4")
     with pytest.raises(ValueError, match="must be earlier"):

@@ -121,8 +121,10 @@ def forest_area(classes: xr.DataArray) -> xr.DataArray:
 def _reference_classes(reference: xr.DataArray, scheme: str | None) -> tuple[xr.DataArray, str]:
     """The reference in the 4-class scheme, and which scheme it came in."""
     if scheme is None:
-        flags = (reference.attrs.get("flags_definition") or {}).get("category", {}).get("values", {})
-        names = set(flags.values()) if isinstance(flags, dict) else set()
+        flags = reference.attrs.get("flags_definition")
+        category = flags.get("category") if isinstance(flags, dict) else None
+        values = category.get("values") if isinstance(category, dict) else None
+        names = {str(v) for v in values.values()} if isinstance(values, dict) else set()
         scheme = "fnf4" if "non_dense_forest" in names else "fnf3" if "forest" in names else None
     if scheme == "fnf4":
         return reference, scheme
