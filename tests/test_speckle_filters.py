@@ -148,3 +148,17 @@ def test_area_above_counts_true_pixel_areas_and_is_nan_without_data():
     pixel = sar.pixel_area_km2(data).values[:, None]
     np.testing.assert_allclose(area[:2], [(pixel * (values[t] > -15)).sum() for t in range(2)], rtol=1e-12)
     assert np.isnan(area[2])
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (1, 5), (40, 33)])
+@pytest.mark.parametrize("size", [3, 7, 9])
+def test_mirroring_in_the_kernel_equals_filtering_a_padded_copy(shape, size):
+    from sar_helpers.analysis.kernels import speckle_filter
+
+    values = np.random.default_rng(size).gamma(4, 0.25, size=shape).astype(np.float32)
+    values.flat[0] = np.nan
+    padded = np.pad(values, size // 2, mode="symmetric")
+    for noise, looks in ((0.1, None), (0.0, 4.0)):
+        np.testing.assert_array_equal(
+            speckle_filter(values, size, noise, looks, padded=False), speckle_filter(padded, size, noise, looks)
+        )

@@ -192,27 +192,56 @@ def _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db):  # pragma: n
 
 
 @numba.njit(nogil=True, cache=True)
-def _add_row(values, row, sign, count, total, squares):  # pragma: no cover - compiled
+def _add_row(values, row, offset, sign, count, total, squares):  # pragma: no cover - compiled
+    """Add (``sign`` 1) or take away (-1) one row's finite values to its columns' running sums,
+    column ``j`` of ``values`` at ``offset + j`` of the sums."""
     for j in range(values.shape[1]):
         v = values[row, j]
         finite = np.isfinite(v)
         x = float(v) if finite else 0.0
-        count[j] += sign * finite
-        total[j] += sign * x
-        squares[j] += sign * x * x
+        count[offset + j] += sign * finite
+        total[offset + j] += sign * x
+        squares[offset + j] += sign * x * x
 
 
 @numba.njit(nogil=True, cache=True)
-def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  # pragma: no cover - compiled
+def _mirror(k, n):  # pragma: no cover - compiled
+    """Index ``k`` of a line of ``n`` values reflected at its ends as numpy's "symmetric" pad does."""
+    while k < 0 or k >= n:
+        k = -k - 1 if k < 0 else 2 * n - k - 1
+    return k
+
+
+@numba.njit(nogil=True, cache=True)
+def _mirror_columns(sums, half, columns):  # pragma: no cover - compiled
+    """Fill the ``half`` columns beyond each end of the running sums from the ``columns`` between."""
+    for k in range(half):
+        sums[half - 1 - k] = sums[half + _mirror(k, columns)]
+        sums[half + columns + k] = sums[half + _mirror(columns + k, columns)]
+
+
+@numba.njit(nogil=True, cache=True)
+def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db, padded):  # pragma: no cover
+    """Filter ``values`` into ``out``: ``padded``, ``values`` carries ``size // 2`` extra pixels on
+    every side; otherwise the two have one shape and the image's edges are mirrored here."""
     half = size // 2
-    columns = values.shape[1]
-    count = np.zeros(columns)
-    total = np.zeros(columns)
-    squares = np.zeros(columns)
-    for i in range(size - 1):  # the first window's rows but its last
-        _add_row(values, i, 1.0, count, total, squares)
-    for i in range(out.shape[0]):
-        _add_row(values, i + size - 1, 1.0, count, total, squares)
+    pad = half if padded else 0
+    rows, columns = out.shape
+    offset = 0 if padded else half
+    count = np.zeros(columns + 2 * half)
+    total = np.zeros(columns + 2 * half)
+    squares = np.zeros(columns + 2 * half)
+    source_rows = values.shape[0]
+    for p in range(size - 1):  # the first window's rows but its last
+        _add_row(values, p if padded else _mirror(p - half, source_rows), offset, 1.0, count, total, squares)
+    for i in range(rows):
+        last_row = i + size - 1
+        _add_row(
+            values, last_row if padded else _mirror(last_row - half, source_rows), offset, 1.0, count, total, squares
+        )
+        if not padded:
+            for sums in (count, total, squares):
+                _mirror_columns(sums, half, columns)
         n = 0.0
         s = 0.0
         s2 = 0.0
@@ -220,12 +249,12 @@ def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  
             n += count[j]
             s += total[j]
             s2 += squares[j]
-        for j in range(out.shape[1]):
+        for j in range(columns):
             last = j + size - 1
             n += count[last]
             s += total[last]
             s2 += squares[last]
-            v = values[i + half, j + half]
+            v = values[i + pad, j + pad]
             if np.isfinite(v):
                 out[i, j] = _filtered_value(v, n, s, s2, noise, cu, cmax, enhanced, in_db)
             else:
@@ -233,24 +262,54 @@ def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db):  
             n -= count[j]
             s -= total[j]
             s2 -= squares[j]
-        _add_row(values, i, -1.0, count, total, squares)
+        _add_row(values, i if padded else _mirror(i - half, source_rows), offset, -1.0, count, total, squares)
 
 
 def speckle_filter(
-    values: np.ndarray, size: int, noise: float = 0.0, looks: float | None = None, in_db: bool = False
+    values: np.ndarray,
+    size: int,
+    noise: float = 0.0,
+    looks: float | None = None,
+    in_db: bool = False,
+    padded: bool = True,
 ) -> np.ndarray:
     """The Lee filter (``looks`` None: noise term ``noise``) or the enhanced Lee filter (``looks``)
-    of a 2-D image padded by ``size // 2`` on every side, as float32 without the padding. Each
-    window's mean and variance are of its finite values only; a NaN pixel stays NaN. One pass of
-    running sums (float64) over the image; with ``in_db`` the enhanced filter works on power."""
+    of a 2-D image, as float32: ``padded``, the image carries ``size // 2`` pixels of its
+    neighbours on every side (dropped from the result); otherwise its edges are mirrored (numpy's
+    "symmetric") without a padded copy. Each window's mean and variance are of its finite values
+    only; a NaN pixel stays NaN. One pass of running sums (float64) over the image; with ``in_db``
+    the enhanced filter works on power."""
     image = np.ascontiguousarray(values)
     if looks is not None and in_db:
         image = 10.0 ** (image / np.float32(10))  # the enhanced filter works on power (returned in dB)
-    out = np.empty((image.shape[0] - 2 * (size // 2), image.shape[1] - 2 * (size // 2)), dtype=np.float32)
+    margin = 2 * (size // 2) if padded else 0
+    out = np.empty((image.shape[0] - margin, image.shape[1] - margin), dtype=np.float32)
     enhanced = looks is not None
     cu, cmax = (math.sqrt(1.0 / looks), math.sqrt(1.0 + 2.0 / looks)) if looks is not None else (0.0, 0.0)
-    _speckle_filter_into(image, out, size, float(noise), cu, cmax, enhanced, in_db)
+    _speckle_filter_into(image, out, size, float(noise), cu, cmax, enhanced, in_db, padded)
     return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _moments_into(values, out):  # pragma: no cover - compiled
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = values[i, j]
+            if np.isfinite(v):
+                x = float(v)
+                out[0] += 1.0
+                out[1] += x
+                out[2] += x * x
+
+
+def moments(values: np.ndarray) -> np.ndarray:
+    """float64 (count, sum, sum of squares) of the finite values of each 2-D image of ``values``
+    (shape ``values.shape[:-2] + (3,)``): one pass, no temporaries."""
+    images = values.reshape(-1, *values.shape[-2:])
+    out = np.zeros((len(images), 3))
+    for image, sums in zip(images, out):
+        _moments_into(image, sums)
+    return out.reshape(*values.shape[:-2], 3)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -17,7 +17,7 @@ import xarray as xr
 
 from sar_helpers.checks import require_not_empty
 
-from .kernels import speckle_filter
+from .kernels import moments, speckle_filter
 
 
 def equivalent_looks(power: xr.DataArray) -> xr.DataArray:
@@ -102,12 +102,37 @@ def _check_filter_input(data: xr.DataArray, size: int, method: str, looks: float
                 )
 
 
-def _filter_block(block: np.ndarray, noise: np.ndarray | None, *, size: int, looks, in_db: bool) -> np.ndarray:
-    """Filter every image of one block padded by ``size // 2`` on each spatial side (trimmed after)."""
+def _filter_block(
+    block: np.ndarray, noise: np.ndarray | None, *, size: int, looks, in_db: bool, padded: bool
+) -> np.ndarray:
+    """Filter every image of one block (``padded``: carrying ``size // 2`` pixels of overlap on
+    each spatial side, trimmed after; otherwise a whole image, its edges mirrored)."""
     images = block.reshape(-1, *block.shape[-2:])
     noises = np.zeros(len(images)) if noise is None else np.broadcast_to(noise, block.shape[:-2] + (1, 1)).ravel()
-    out = [speckle_filter(image, size, float(n), looks, in_db) for image, n in zip(images, noises)]
+    out = [speckle_filter(image, size, float(n), looks, in_db, padded) for image, n in zip(images, noises)]
     return np.stack(out).reshape(*block.shape[:-2], *out[0].shape)
+
+
+def _block_moments(block: np.ndarray) -> np.ndarray:
+    return moments(block)[..., None, :]
+
+
+def _image_variance(array):
+    """Each image's variance over its finite pixels (float64, shape ``(..., 1, 1)``), from one pass
+    of count, sum and sum of squares per chunk: lazy if ``array`` is."""
+    if isinstance(array, dsa.Array):
+        per_chunk = dsa.map_blocks(
+            _block_moments,
+            array,
+            chunks=(*array.chunks[:-2], (1,) * len(array.chunks[-2]), (3,) * len(array.chunks[-1])),
+            dtype=np.float64,
+        )
+        sums = per_chunk.reshape(*array.shape[:-2], len(array.chunks[-2]), len(array.chunks[-1]), 3).sum(axis=(-3, -2))
+    else:
+        sums = moments(np.asarray(array))
+    n = sums[..., 0]
+    mean = sums[..., 1] / n
+    return (sums[..., 2] / n - mean * mean)[..., None, None]
 
 
 def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: float | None = None) -> xr.DataArray:
@@ -142,19 +167,25 @@ def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: fl
     in_db = str(data.attrs.get("units", "")).lower() in ("db", "decibel")
     task = partial(_filter_block, size=size, looks=looks if method == "enhanced" else None, in_db=in_db)
     array = image.data
-    lazy = isinstance(array, dsa.Array)
-    noise = None
-    if method == "lee":
-        noise = (dsa if lazy else np).nanvar(array, axis=(-2, -1), keepdims=True, dtype=np.float64)
-    if lazy:
+    noise = _image_variance(array) if method == "lee" else None
+    if not isinstance(array, dsa.Array):
+        filtered = task(np.asarray(array), noise, padded=False)
+    elif all(len(c) == 1 for c in array.chunks[-2:]):  # whole images in each chunk: the kernel mirrors the edges
+        args = [array] if noise is None else [array, noise]
+        filtered = dsa.map_blocks(
+            lambda block, *rest: task(block, rest[0] if rest else None, padded=False),
+            *args,
+            dtype=np.float32,
+        )
+    else:
         padded = dsa.overlap.overlap(array, depth={array.ndim - 2: depth, array.ndim - 1: depth}, boundary="reflect")
         args = [padded] if noise is None else [padded, noise]
         filtered = dsa.map_blocks(
-            lambda block, *rest: task(block, rest[0] if rest else None), *args, chunks=array.chunks, dtype=np.float32
+            lambda block, *rest: task(block, rest[0] if rest else None, padded=True),
+            *args,
+            chunks=array.chunks,
+            dtype=np.float32,
         )
-    else:
-        pad = [(0, 0)] * (array.ndim - 2) + [(depth, depth)] * 2
-        filtered = task(np.pad(np.asarray(array), pad, mode="symmetric"), noise)
     out = image.copy(data=filtered).transpose(*order)
     name = "Lee" if method == "lee" else f"enhanced Lee ({looks:g} looks)"
     out.attrs = {**data.attrs, "speckle_filter": f"{name}, {size} x {size} window"}
