@@ -179,6 +179,70 @@ def test_year_of_loss_against_the_truth(forest_years):
     assert (loss[~np.isfinite(cleared)] > 0).mean() < 0.005
 
 
+def test_the_one_band_pass_gives_the_year_of_loss_of_forest_cover_on_the_forested_area(forest_years):
+    hv = forest_years[0][["hv", "mask", "date"]]
+    fused = sar.year_of_loss(hv).compute()
+    xr.testing.assert_identical(fused, sar.year_of_loss(hv, classes=sar.forest_cover(hv)).compute())
+    assert (fused.year_of_loss > 0).sum() > 1000
+
+
 def test_jers_forest_cover_uses_hh_and_says_it_is_weaker(jers):
     classes = sar.forest_cover(jers)
     assert "HH only (JERS-1)" in classes.attrs["rule"] and set(np.unique(classes.values)) <= {0, 1, 3, 4}
+
+
+def speckled_forest(band: str, satellite: str = "ALOS", years: int = 4) -> xr.Dataset:
+    """Forest (HV -12 dB, HH -7) with a block cleared after the first mosaic (HV -19, HH -11), in
+    4-look speckle, with water and lay-over in the mask and a new acquisition date every mosaic."""
+    rng = np.random.default_rng(26)
+    shape = (years, 48, 40)
+    forest_db, cleared_db = (-12.0, -19.0) if band == "hv" else (-7.0, -11.0)
+    db = np.full(shape, forest_db)
+    db[1:, 10:30, 8:24] = cleared_db
+    db += 10 * np.log10(rng.gamma(4, 1 / 4, size=shape))
+    calibration = -84.66 if satellite == "JERS-1" else -83.0
+    dn = np.clip(np.rint(10 ** ((db - calibration) / 20)), 1, 65535)
+    mask = np.full(shape, 255)
+    mask[:, 40:, :] = 50  # water
+    mask[:, 2:5, 30:34] = 100  # lay-over
+    ds = synthetic(dn, satellite=satellite, band=band, mask=mask)
+    ds["date"] = (
+        ("time", "latitude", "longitude"),
+        np.tile(np.arange(1, years + 1, dtype=np.uint16)[:, None, None] * 400, (1, 48, 40)),
+    )
+    return ds
+
+
+@pytest.mark.parametrize("band", ["hv", "hh"])
+@pytest.mark.parametrize(
+    "chunks", [None, {"time": 1, "latitude": -1, "longitude": -1}, {"time": 1, "latitude": 17, "longitude": 13}]
+)
+def test_year_of_loss_from_one_band_equals_the_year_of_loss_of_its_forest_cover(band, chunks):
+    """The fused pass (forest codes without the filtered image) gives what forest_cover's classes give, bit for bit."""
+    ds = speckled_forest(band)
+    ds = ds if chunks is None else ds.chunk(chunks)
+    fused = sar.year_of_loss(ds, looks=4.0).compute()
+    general = sar.year_of_loss(ds, classes=sar.forest_cover(ds, looks=4.0)).compute()
+    xr.testing.assert_identical(fused, general)
+    assert (fused.year_of_loss.values[12:28, 10:22] > 0).mean() > 0.9  # the cleared block is found
+
+
+def test_forest_codes_equal_thresholding_the_filtered_image():
+    """Near the threshold every pixel is decided by the filter itself; elsewhere by the window mean and the pixel."""
+    from sar_helpers.analysis.kernels import FOREST, NON_FOREST, WATER, forest_codes, speckle_filter
+
+    rng = np.random.default_rng(7)
+    power = rng.gamma(4, 0.02 / 4, size=(60, 70)).astype(np.float32)
+    power[20:25, 30:40] = np.nan
+    mask = np.full(power.shape, 255, np.uint8)
+    mask[:, :5] = 50
+    mask[20:25, 30:40] = 100
+    codes = np.zeros(256, np.uint8)
+    codes[255], codes[50] = NON_FOREST, WATER
+    filtered = speckle_filter(power, 7, looks=4.0, padded=False)
+    for threshold in np.quantile(filtered[np.isfinite(filtered)], [0.0, 0.1, 0.5, 0.9, 1.0]):
+        expected = np.where(
+            codes[mask] == NON_FOREST, np.where(filtered >= np.float32(threshold), FOREST, NON_FOREST), codes[mask]
+        )
+        got = forest_codes(power, mask, codes, size=7, looks=4.0, threshold=float(threshold), padded=False)
+        np.testing.assert_array_equal(got, expected)

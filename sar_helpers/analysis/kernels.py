@@ -220,10 +220,40 @@ def _mirror_columns(sums, half, columns):  # pragma: no cover - compiled
         sums[half + columns + k] = sums[half + _mirror(columns + k, columns)]
 
 
+#: What a window pass writes: the filtered value, or forest codes (:func:`forest_codes`).
+FILTERED, FOREST_CODES = 0, 1
+#: Forest codes: JAXA's classes as year_of_loss reads them (dense and non-dense forest both 1).
+NO_DATA, FOREST, NON_FOREST, WATER = 0, 1, 3, 4
+#: Relative rounding bound of a window's float64 mean and of a blend of two values: far below
+#: float32's 6e-8, so a pixel decided from the mean and itself decides as the filtered float32 would.
+_ROUNDING = 1e-12
+
+
 @numba.njit(nogil=True, cache=True)
-def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db, padded):  # pragma: no cover
-    """Filter ``values`` into ``out``: ``padded``, ``values`` carries ``size // 2`` extra pixels on
-    every side; otherwise the two have one shape and the image's edges are mirrored here."""
+def _forest_code(x, n, s, s2, code, cu, cmax, threshold):  # pragma: no cover - compiled
+    """FOREST where a land pixel's enhanced-Lee-filtered power (as float32) is at least
+    ``threshold`` (a float32 value), else its mask's ``code``. The filtered value lies between the
+    window mean and the pixel, so only pixels with the threshold between the two need the filter."""
+    if code != NON_FOREST or not np.isfinite(x):
+        return code
+    mean = s / n
+    low, high = min(mean, x), max(mean, x)
+    if low * (1.0 - _ROUNDING) >= threshold:
+        return FOREST
+    if np.float32(high * (1.0 + _ROUNDING)) < threshold:
+        return code
+    filtered = np.float32(_filtered_value(x, n, s, s2, 0.0, cu, cmax, True, False))
+    return FOREST if filtered >= threshold else code
+
+
+@numba.njit(nogil=True, cache=True)
+def _window_pass(
+    values, out, size, padded, mode, noise, cu, cmax, enhanced, in_db, mask, codes, threshold
+):  # pragma: no cover
+    """One pass of running window sums over ``values`` into ``out`` (``mode`` FILTERED or
+    FOREST_CODES, the latter reading each pixel's class from ``codes[mask]``): ``padded``,
+    ``values`` carries ``size // 2`` extra pixels on every side; otherwise the two have one shape
+    and the image's edges are mirrored here."""
     half = size // 2
     pad = half if padded else 0
     rows, columns = out.shape
@@ -249,20 +279,34 @@ def _speckle_filter_into(values, out, size, noise, cu, cmax, enhanced, in_db, pa
             n += count[j]
             s += total[j]
             s2 += squares[j]
+        leaving_n = leaving_s = leaving_s2 = 0.0
         for j in range(columns):
             last = j + size - 1
-            n += count[last]
-            s += total[last]
-            s2 += squares[last]
+            n += count[last] - leaving_n  # one addition per sum on the loop's chain
+            s += total[last] - leaving_s
+            s2 += squares[last] - leaving_s2
             v = values[i + pad, j + pad]
-            if np.isfinite(v):
+            if mode == FOREST_CODES:
+                out[i, j] = _forest_code(v, n, s, s2, codes[mask[i + pad, j + pad]], cu, cmax, threshold)
+            elif np.isfinite(v):
                 out[i, j] = _filtered_value(v, n, s, s2, noise, cu, cmax, enhanced, in_db)
             else:
                 out[i, j] = np.nan
-            n -= count[j]
-            s -= total[j]
-            s2 -= squares[j]
+            leaving_n, leaving_s, leaving_s2 = count[j], total[j], squares[j]
         _add_row(values, i if padded else _mirror(i - half, source_rows), offset, -1.0, count, total, squares)
+
+
+def _coefficients(looks: float | None) -> tuple[float, float]:
+    """The enhanced Lee filter's Cu = √(1/N) and Cmax = √(1 + 2/N) for N looks."""
+    return (math.sqrt(1.0 / looks), math.sqrt(1.0 + 2.0 / looks)) if looks is not None else (0.0, 0.0)
+
+
+def _output(values: np.ndarray, size: int, padded: bool, dtype) -> np.ndarray:
+    margin = 2 * (size // 2) if padded else 0
+    return np.empty((values.shape[0] - margin, values.shape[1] - margin), dtype=dtype)
+
+
+_NO_MASK = np.zeros((1, 1), np.uint8)
 
 
 def speckle_filter(
@@ -282,11 +326,30 @@ def speckle_filter(
     image = np.ascontiguousarray(values)
     if looks is not None and in_db:
         image = 10.0 ** (image / np.float32(10))  # the enhanced filter works on power (returned in dB)
-    margin = 2 * (size // 2) if padded else 0
-    out = np.empty((image.shape[0] - margin, image.shape[1] - margin), dtype=np.float32)
-    enhanced = looks is not None
-    cu, cmax = (math.sqrt(1.0 / looks), math.sqrt(1.0 + 2.0 / looks)) if looks is not None else (0.0, 0.0)
-    _speckle_filter_into(image, out, size, float(noise), cu, cmax, enhanced, in_db, padded)
+    out = _output(image, size, padded, np.float32)
+    cu, cmax = _coefficients(looks)
+    _window_pass(
+        image, out, size, padded, FILTERED, float(noise), cu, cmax, looks is not None, in_db, _NO_MASK, _NO_MASK[0], 0.0
+    )
+    return out
+
+
+def forest_codes(
+    power: np.ndarray, mask: np.ndarray, codes: np.ndarray, *, size: int, looks: float, threshold: float, padded: bool
+) -> np.ndarray:
+    """uint8 forest codes of one 2-D image of linear power (NaN where masked) and its uint8 mask:
+    ``codes[mask]`` (:data:`NO_DATA`, :data:`NON_FOREST` for land, :data:`WATER`), with
+    :data:`FOREST` where the enhanced Lee filter (``looks``) of a land pixel, as float32, is at
+    least ``threshold``: what thresholding :func:`speckle_filter`'s output gives, without
+    filtering the pixels the window mean already decides. ``padded`` as there, for both images."""
+    image, mask = np.ascontiguousarray(power), np.ascontiguousarray(mask)
+    if mask.shape != image.shape or mask.dtype != np.uint8 or codes.shape != (256,) or codes.dtype != np.uint8:
+        raise ValueError(f"forest_codes takes a uint8 mask of the image's shape {image.shape} and 256 uint8 codes.")
+    out = _output(image, size, padded, np.uint8)
+    cu, cmax = _coefficients(looks)
+    _window_pass(
+        image, out, size, padded, FOREST_CODES, 0.0, cu, cmax, True, False, mask, codes, float(np.float32(threshold))
+    )
     return out
 
 

@@ -69,7 +69,7 @@ def _spatial_dims(data: xr.DataArray) -> tuple[str, str]:
     )
 
 
-def _check_filter_input(data: xr.DataArray, size: int, method: str, looks: float | None) -> None:
+def check_filter_input(data: xr.DataArray, size: int, method: str, looks: float | None) -> None:
     require_not_empty(data)
     if not isinstance(data, xr.DataArray):
         raise TypeError(f"lee_filter takes one band (a DataArray such as ds.hv_db), not a {type(data).__name__}.")
@@ -111,6 +111,15 @@ def _filter_block(
     noises = np.zeros(len(images)) if noise is None else np.broadcast_to(noise, block.shape[:-2] + (1, 1)).ravel()
     out = [speckle_filter(image, size, float(n), looks, in_db, padded) for image, n in zip(images, noises)]
     return np.stack(out).reshape(*block.shape[:-2], *out[0].shape)
+
+
+def overlapped(array: dsa.Array, depth: int) -> tuple[dsa.Array, tuple]:
+    """``array`` with ``depth`` pixels of each neighbour (mirrored at the image's edges) around every
+    chunk of its last two dimensions, and the chunks it had before (a chunk narrower than ``depth``
+    merged into its neighbour first)."""
+    axes = (array.ndim - 2, array.ndim - 1)
+    array = array.rechunk({axis: dsa.overlap.ensure_minimum_chunksize(depth, array.chunks[axis]) for axis in axes})
+    return dsa.overlap.overlap(array, depth=dict.fromkeys(axes, depth), boundary="reflect"), array.chunks
 
 
 def _block_moments(block: np.ndarray) -> np.ndarray:
@@ -159,7 +168,7 @@ def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: fl
       directly, where Ci is negative and the filter becomes a plain window mean). Masked pixels
       are left out of windows (biota fills them from the nearest valid pixel).
     """
-    _check_filter_input(data, size, method, looks)
+    check_filter_input(data, size, method, looks)
     y, x = _spatial_dims(data)
     order = data.dims
     image = data.transpose(..., y, x)
@@ -178,12 +187,12 @@ def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: fl
             dtype=np.float32,
         )
     else:
-        padded = dsa.overlap.overlap(array, depth={array.ndim - 2: depth, array.ndim - 1: depth}, boundary="reflect")
+        padded, chunks = overlapped(array, depth)
         args = [padded] if noise is None else [padded, noise]
         filtered = dsa.map_blocks(
             lambda block, *rest: task(block, rest[0] if rest else None, padded=True),
             *args,
-            chunks=array.chunks,
+            chunks=chunks,
             dtype=np.float32,
         )
     out = image.copy(data=filtered).transpose(*order)
