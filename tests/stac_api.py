@@ -230,10 +230,10 @@ class App:
 class StacApi:
     """The API over ``data`` in a process of its own, until ``stop()``; requests are logged in ``log``."""
 
-    def __init__(self, data: Path, log: Path):
+    def __init__(self, data: Path, log: Path, flavour: str = "deafrica"):
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, __file__, str(data), str(log)], stdout=subprocess.PIPE, text=True
+            [sys.executable, __file__, str(data), str(log), flavour], stdout=subprocess.PIPE, text=True
         )
         root = self.process.stdout.readline().strip()
         if not root.startswith("http://127.0.0.1:"):
@@ -259,6 +259,24 @@ class StacApi:
 
         requests.get(f"{self.root}/_hostile", params={"mode": mode, "value": value}, timeout=10).raise_for_status()
 
+    @property
+    def sas_url(self) -> str:
+        """Planetary Computer's stand-in token service (PC_SDK_SAS_URL)."""
+        return f"{self.root}/api/sas/v1/token"
+
+    @property
+    def blob_url(self) -> str:
+        """Planetary Computer's stand-in blob host (SAR_PC_BLOB_URL)."""
+        return f"{self.root}/blob"
+
+    def control(self, what: str, **params) -> str:
+        """Ask the Planetary Computer stand-in: ``lifetime`` (seconds=), ``require_key`` (key=), ``issued``."""
+        import requests
+
+        answer = requests.get(f"{self.root}/_{what}", params=params, timeout=10)
+        answer.raise_for_status()
+        return answer.text
+
     def requests(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
@@ -267,17 +285,23 @@ class StacApi:
         self.process.wait(10)
 
 
-def _serve(data: Path, log: Path) -> None:
-    """The API, and on another port a server where hostile redirects lead, which answers 15 bytes."""
+def _serve(data: Path, log: Path, flavour: str) -> None:
+    """The API (Digital Earth Africa's, or Planetary Computer's with ``flavour`` planetary-computer),
+    and on another port a server where hostile redirects lead, which answers 15 bytes."""
     log.touch()
     elsewhere = make_server("127.0.0.1", 0, lambda environ, respond: Response(NOT_A_GEOTIFF)(environ, respond))
     threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
     server = make_server("127.0.0.1", 0, None, threaded=True)
     root = f"http://127.0.0.1:{server.server_port}"
-    server.app = App(data, log, root, f"http://127.0.0.1:{elsewhere.server_port}")
+    app = App
+    if flavour == "planetary-computer":
+        from planetary_api import PlanetaryApp
+
+        app = PlanetaryApp
+    server.app = app(data, log, root, f"http://127.0.0.1:{elsewhere.server_port}")
     print(root, flush=True)
     server.serve_forever()
 
 
 if __name__ == "__main__":
-    _serve(Path(sys.argv[1]), Path(sys.argv[2]))
+    _serve(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "deafrica")

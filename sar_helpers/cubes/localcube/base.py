@@ -30,7 +30,7 @@ from sar_helpers.products import PRODUCTS
 
 from .integrity import remove_recorded
 from .server import EmbeddedServer, ServerError, server_folder
-from .status import Status
+from .status import SOURCE_PROPERTY, Status
 
 if TYPE_CHECKING:
     import datacube
@@ -369,9 +369,10 @@ class LocalCube:
                     if index.products.get_by_name(product) is None:
                         continue
                     status.products.append(product)
-                    status.datasets[product] = Counter(
-                        ds.time.begin.year for ds in index.datasets.search(product=product)
-                    )
+                    found = list(index.datasets.search(product=product))
+                    status.datasets[product] = Counter(ds.time.begin.year for ds in found)
+                    recorded = (ds.metadata_doc.get("properties", {}).get(SOURCE_PROPERTY) for ds in found)
+                    status.sources[product] = Counter(str(source) for source in recorded if source)
             finally:
                 index.close()
         return status

@@ -6,6 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The dataset property that records which catalog a dataset was indexed from.
+SOURCE_PROPERTY = "sar_helpers:source"
+
 
 @dataclass
 class Status:
@@ -16,6 +19,8 @@ class Status:
     db_url: str
     products: list[str] = field(default_factory=list)
     datasets: dict[str, Counter] = field(default_factory=dict)
+    #: Datasets per recorded source (:data:`SOURCE_PROPERTY`), per product.
+    sources: dict[str, Counter] = field(default_factory=dict)
     disk_bytes: int = 0
 
     def report(self) -> str:
@@ -29,6 +34,8 @@ class Status:
         for name in self.products:
             per_year = self.datasets.get(name, Counter())
             lines.append(f"  {name}: {sum(per_year.values())} datasets")
+            for source, count in sorted(self.sources.get(name, Counter()).items()):
+                lines.append(f"    from {source}: {count}")
             for year in sorted(per_year):
                 lines.append(f"    {year}: {per_year[year]}")
         if not self.products and self.server.startswith("running"):

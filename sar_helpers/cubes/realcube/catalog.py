@@ -14,20 +14,15 @@ from sar_helpers.cubes.localcube.base import CubeError
 
 from .items import ItemError, mosaic_year
 from .limits import Limits
+from .sources import DEAFRICA
 from .transfer import TransferError, origin, session
 
 if TYPE_CHECKING:
     import pystac
     import pystac_client
 
-#: Digital Earth Africa's STAC API.
-DEFAULT_CATALOG = "https://explorer.digitalearth.africa/stac"
-#: Digital Earth Africa's items point at their public bucket; the same files are served over
-#: HTTPS, which GDAL reads without any AWS set-up.
-DEFAULT_URL_REPLACE = (
-    "s3://deafrica-input-datasets/",
-    "https://deafrica-input-datasets.s3.af-south-1.amazonaws.com/",
-)
+#: The catalog the messages give as an example of a STAC API.
+DEFAULT_CATALOG = DEAFRICA.catalog
 _ITEM_SEARCH = "https://api.stacspec.org/v1.0.0/item-search"
 
 
@@ -41,6 +36,9 @@ class Search:
     product: str
     bbox: tuple[float, float, float, float]
     years: tuple[int, ...]
+    #: The catalog's name for the product, and where its source has mosaics (for "none found").
+    collection: str
+    coverage: str
 
     def describe(self) -> str:
         west, south, east, north = self.bbox
@@ -158,7 +156,7 @@ def search_items(search: Search, progress: bool = True, limits: Limits | None = 
     first, last = min(search.years), max(search.years)
     try:
         results = client.search(
-            collections=[search.product],
+            collections=[search.collection],
             bbox=list(search.bbox),
             datetime=f"{first}-01-01T00:00:00Z/{last}-12-31T23:59:59Z",
             limit=100,
@@ -176,8 +174,8 @@ def search_items(search: Search, progress: bool = True, limits: Limits | None = 
         raise CatalogError(f"The STAC catalog at {search.catalog} refused the search ({_reason(err)}).") from None
     if not found:
         raise CatalogError(
-            f"The catalog holds no {search.describe()}. Digital Earth Africa's mosaics cover Africa: check "
-            "the box (WEST SOUTH EAST NORTH, degrees) and the years."
+            f"The catalog holds no {search.describe()}. {search.coverage}: check the box (WEST SOUTH EAST "
+            "NORTH, degrees), the years and --source."
         )
     return sorted(found, key=lambda item: (str(_year_or_none(item)), str(item.id)))
 
@@ -212,7 +210,7 @@ def _read_pages(search: Search, pages: Iterator[dict], limits: Limits, bar) -> l
             if len(seen_ids) > limits.max_items:
                 raise CatalogError(f"{what} sent more than {limits.max_items} items; stopped (raise --max-items).")
             bar.update()
-            if _year_or_none(item) in wanted | {None} or item.collection_id != search.product:
+            if _year_or_none(item) in wanted | {None} or item.collection_id != search.collection:
                 found.append(item)  # an item that breaks the rules is kept, to be refused by name
         link = next((li for li in page.get("links") or [] if isinstance(li, dict) and li.get("rel") == "next"), None)
         if link is not None:

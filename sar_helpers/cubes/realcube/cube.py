@@ -1,4 +1,5 @@
-"""The real-data cube: Digital Earth Africa's mosaics of an area and years, indexed locally.
+"""The real-data cube: real mosaics of an area and years (Digital Earth Africa's or Planetary
+Computer's), indexed locally.
 
 Its folder (``.realcube/`` by default) is laid out as every local cube is (see
 :mod:`sar_helpers.cubes.localcube.base`); with ``--download`` it also holds the COGs, in
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,10 +21,12 @@ from sar_helpers.cubes.localcube.base import CubeError, LocalCube
 from sar_helpers.cubes.localcube.integrity import record_files
 from sar_helpers.products import PRODUCTS, Product, get_product
 
-from .catalog import DEFAULT_CATALOG, DEFAULT_URL_REPLACE, Search, replace_hrefs, search_items, to_dataset_docs
+from .catalog import Search, replace_hrefs, search_items, to_dataset_docs
 from .items import ItemError, check_dataset, check_item, dataset_folder, file_name
 from .limits import Limits
-from .transfer import origin, read_body, session
+from .signing import SIGNED_FORMAT, read_url
+from .sources import DEAFRICA, Source, get_source, normalised
+from .transfer import TransferError, origin, read_body, session
 
 ENV_DIR = "SAR_REALCUBE_DIR"
 
@@ -38,28 +43,28 @@ class RealCube(LocalCube):
         bbox: tuple[float, float, float, float],
         years: list[int] | None = None,
         product: str = "alos_palsar_mosaic",
-        catalog: str = DEFAULT_CATALOG,
+        catalog: str | None = None,
         url_replace: list[tuple[str, str]] | None = None,
         download: bool = False,
         progress: bool = True,
         limits: Limits | None = None,
+        source: str = DEAFRICA.name,
     ) -> dict:
-        """Index the product's items over ``bbox`` for ``years`` (default: all its years).
+        """Index the product's items over ``bbox`` for ``years`` (default: all its years), from
+        ``source`` (:data:`.sources.SOURCES`; its own catalog unless ``catalog`` is given).
 
         Idempotent: items already indexed are left as they are, so ``up`` adds new areas
-        and years to what is there, and finishes an ``up`` that was killed. An item that breaks
-        the rules of :mod:`.items` is not indexed; ``refused`` holds a sentence for each.
+        and years to what is there, and finishes an ``up`` that was killed. A tile and year
+        already indexed from another source is not indexed again (``elsewhere`` counts them).
+        An item that breaks the rules of :mod:`.items` is not indexed; ``refused`` holds a
+        sentence for each.
         """
         known = get_product(product)
         bbox_window(*bbox)  # refuse a bad box before anything else
-        years = _years_of(known, years)
         limits = limits or Limits()
-        replacements = [DEFAULT_URL_REPLACE] if url_replace is None else url_replace
-        mapped = tuple(new for _, new in url_replace or ())
-        west, south, east, north = bbox
-        search = Search(catalog, product, (west, south, east, north), tuple(years))
-        items = [replace_hrefs(item, replacements) for item in search_items(search, progress, limits)]
-        docs, refused = _checked_datasets(items, known, mapped)
+        items, docs, refused = _found_datasets(
+            known, get_source(source), bbox, _years_of(known, years), catalog, url_replace, progress, limits
+        )
 
         from datacube.model import Dataset
         from tqdm.auto import tqdm
@@ -74,7 +79,8 @@ class RealCube(LocalCube):
             try:
                 self._ensure_products(index, [p.published_definition() for p in PRODUCTS.values()])
                 model = index.products.get_by_name(product)
-                new = [(doc, uri) for doc, uri in docs if not index.datasets.has(doc["id"])]
+                absent = [(doc, uri) for doc, uri in docs if not index.datasets.has(doc["id"])]
+                new = [(doc, uri) for doc, uri in absent if not _indexed_elsewhere(index, doc)]
                 downloaded = 0
                 for doc, uri in tqdm(new, desc="Indexing", unit="dataset", disable=not progress or not new):
                     if download:
@@ -85,7 +91,8 @@ class RealCube(LocalCube):
         return {
             "found": len(items),
             "indexed": len(new),
-            "already": len(docs) - len(new),
+            "already": len(docs) - len(absent),
+            "elsewhere": len(absent) - len(new),
             "downloaded": downloaded,
             "refused": refused,
         }
@@ -106,16 +113,59 @@ class RealCube(LocalCube):
             if not target.exists():
                 partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
                 try:
-                    _fetch(url, partial, limits, progress)
+                    signed = doc["properties"].get("odc:file_format") == SIGNED_FORMAT
+                    _fetch(url, partial, limits, progress, read_url(url) if signed else None)
                     _check_geotiff(partial, url, doc, band, model.measurements[band].dtype)
                     partial.replace(target)
                 finally:
                     partial.unlink(missing_ok=True)
                 fetched += 1
             measurement["path"] = target.as_uri()
+        doc["properties"]["odc:file_format"] = "GeoTIFF"  # local files now, read as they are
         if fetched:
             record_files(folder)  # what the cube wrote here, for `delete` and for checks
         return fetched
+
+
+def _found_datasets(
+    product: Product,
+    source: Source,
+    bbox: tuple[float, float, float, float],
+    years: list[int],
+    catalog: str | None,
+    url_replace: list[tuple[str, str]] | None,
+    progress: bool,
+    limits: Limits,
+) -> tuple[list, list[tuple[dict, str | None]], list[str]]:
+    """The source's items of the product over the area and years in our shape, their checked
+    dataset documents, and a sentence for each item refused."""
+    collection = source.collection(product.name)
+    replacements = list(source.url_replace) if url_replace is None else url_replace
+    mapped = tuple(new for _, new in url_replace or ())
+    west, south, east, north = bbox
+    search = Search(
+        catalog or source.catalog, product.name, (west, south, east, north), tuple(years), collection, source.coverage
+    )
+    items = [
+        replace_hrefs(normalised(item, source, product), replacements)
+        for item in search_items(search, progress, limits)
+    ]
+    docs, refused = _checked_datasets(items, product, mapped)
+    return items, docs, refused
+
+
+def _indexed_elsewhere(index, doc: dict) -> bool:
+    """Is this dataset's tile and year already in the index, under another id (from another source)?"""
+    props = doc["properties"]
+    tile = props.get("odc:region_code")
+    if tile is None:
+        return False
+    from datacube.model import Range
+
+    year = int(dataset_folder(doc).parent.name)
+    within = Range(datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
+    found = index.datasets.search_returning(("id",), product=doc["product"]["name"], region_code=tile, time=within)
+    return any(str(row.id) != str(doc["id"]) for row in found)
 
 
 def _years_of(product: Product, years: list[int] | None) -> list[int]:
@@ -149,17 +199,24 @@ def _checked_datasets(items: list, product: Product, mapped: tuple[str, ...]) ->
     return docs, refused
 
 
-def _fetch(url: str, path: Path, limits: Limits, progress: bool) -> None:
-    """``url`` into a new file at ``path``: redirects only within its own host, every read within
-    the limits' timeout, the whole file within their deadline and size."""
+def _unsigned(text: str) -> str:
+    """``text`` with every URL's query cut off: a signed URL's token is a secret."""
+    return re.sub(r"\?[^\s'\"]*", "?…", text)
+
+
+def _fetch(url: str, path: Path, limits: Limits, progress: bool, signed_url: str | None = None) -> None:
+    """``url`` (or its ``signed_url``, never shown) into a new file at ``path``: redirects only
+    within its own host, every read within the limits' timeout, the whole file within their
+    deadline and size."""
     import requests
     from tqdm.auto import tqdm
 
     what = f"The server of {url}"
     deadline = time.monotonic() + limits.deadline
-    guarded = session({origin(url)}, deadline, limits.max_file_bytes, what)
+    source = signed_url or url
+    guarded = session({origin(source)}, deadline, limits.max_file_bytes, what)
     try:
-        with guarded.get(url, stream=True, timeout=limits.request_timeout) as response:
+        with guarded.get(source, stream=True, timeout=limits.request_timeout) as response:
             response.raise_for_status()
             size = int(response.headers.get("Content-Length", 0) or 0) or None
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -178,10 +235,12 @@ def _fetch(url: str, path: Path, limits: Limits, progress: bool) -> None:
                     out.write(piece)
                     bar.update(len(piece))
     except (requests.exceptions.RequestException, ValueError) as err:
+        reason = _unsigned(str(err).splitlines()[0])[:200] if str(err) else type(err).__name__
         raise CubeError(
-            f"Downloading {url} failed ({str(err).splitlines()[0][:200] if str(err) else type(err).__name__}). "
-            "Run the same command again: what was indexed stays."
+            f"Downloading {url} failed ({reason}). Run the same command again: what was indexed stays."
         ) from None
+    except TransferError as err:
+        raise TransferError(_unsigned(str(err))) from None
     except OSError as err:
         if err.errno == errno.ENOSPC:
             raise CubeError(

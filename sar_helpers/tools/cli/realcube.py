@@ -7,6 +7,7 @@ import shlex
 import sys
 
 from sar_helpers.cubes.realcube.limits import Limits
+from sar_helpers.cubes.realcube.sources import DEAFRICA, SOURCES
 
 from .cube_actions import add_cube_actions, chosen_years, run_cube_action, years
 
@@ -14,9 +15,10 @@ from .cube_actions import add_cube_actions, chosen_years, run_cube_action, years
 def add_command(commands) -> None:
     real = commands.add_parser(
         "realcube",
-        help="a local datacube of Digital Earth Africa's real mosaics, indexed from their STAC API",
-        description="Index Digital Earth Africa's real mosaics of an area and years into a local datacube "
-        "(its own embedded PostgreSQL). Pixels stay in the public bucket unless --download.",
+        help="a local datacube of real mosaics (Digital Earth Africa's or Planetary Computer's), indexed from a STAC API",
+        description="Index real mosaics of an area and years into a local datacube (its own embedded "
+        "PostgreSQL), from Digital Earth Africa (Africa; the default) or Microsoft Planetary Computer "
+        "(worldwide, ALOS-2 from 2015, forest/non-forest maps). Pixels stay where they are published unless --download.",
     )
     real.set_defaults(run=run)
     where = argparse.ArgumentParser(add_help=False)
@@ -32,16 +34,7 @@ def add_command(commands) -> None:
         help="area in degrees, e.g. 31.9 30.37 32.1 30.55",
     )
     up.add_argument("--years", nargs="+", type=years, help="e.g. 2015-2022 (default: every year of the product)")
-    up.add_argument("--product", default="alos_palsar_mosaic", help="alos_palsar_mosaic (default) or jers_sar_mosaic")
-    up.add_argument(
-        "--catalog", help="STAC API (default: Digital Earth Africa's, https://explorer.digitalearth.africa/stac)"
-    )
-    up.add_argument(
-        "--url-replace",
-        action="append",
-        metavar="OLD=NEW",
-        help="rewrite asset addresses that start with OLD (default: the bucket's s3:// prefix to its HTTPS address)",
-    )
+    _add_source_arguments(up)
     up.add_argument("--download", action="store_true", help="copy the COGs into the cube's folder for offline work")
     up.add_argument("--quiet", action="store_true", help="no progress bars")
     limits = up.add_argument_group("limits on what the network may take (a catalog is untrusted input)")
@@ -68,6 +61,29 @@ def add_command(commands) -> None:
     )
 
 
+def _add_source_arguments(up: argparse.ArgumentParser) -> None:
+    """Where ``up`` finds the mosaics: the source, its product, its catalog, and address rewrites."""
+    up.add_argument(
+        "--source",
+        choices=sorted(SOURCES),
+        default=DEAFRICA.name,
+        help="where the mosaics come from (default %(default)s; planetary-computer signs each file when it is read, "
+        "with PC_SDK_SUBSCRIPTION_KEY if set)",
+    )
+    up.add_argument(
+        "--product",
+        default="alos_palsar_mosaic",
+        help="alos_palsar_mosaic (default), jers_sar_mosaic (deafrica) or alos_fnf_mosaic (planetary-computer)",
+    )
+    up.add_argument("--catalog", help="the source's STAC API (default: its own, e.g. " + DEAFRICA.catalog + ")")
+    up.add_argument(
+        "--url-replace",
+        action="append",
+        metavar="OLD=NEW",
+        help="rewrite asset addresses that start with OLD (default for deafrica: the bucket's s3:// prefix to its HTTPS address)",
+    )
+
+
 def _replacement(text: str) -> tuple[str, str]:
     old, sep, new = text.partition("=")
     if not sep or not old:
@@ -76,7 +92,6 @@ def _replacement(text: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sar_helpers.cubes.realcube.catalog import DEFAULT_CATALOG
     from sar_helpers.cubes.realcube.cube import RealCube
 
     cube = RealCube(args.dir)
@@ -88,11 +103,12 @@ def run(args: argparse.Namespace) -> int:
         tuple(args.bbox),
         chosen_years(args.years),
         args.product,
-        args.catalog or DEFAULT_CATALOG,
+        args.catalog,
         replacements,
         args.download,
         progress=not args.quiet,
         limits=limits,
+        source=args.source,
     )
     for sentence in done["refused"]:
         print(f"sar-helpers: {sentence}", file=sys.stderr)
@@ -100,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         f"Real-data datacube ready in {cube.folder}: {done['found']} items found, {done['indexed']} indexed, "
         f"{done['already']} already there"
         + (f", {done['downloaded']} files downloaded" if args.download else "")
+        + (f", {done['elsewhere']} already there from another source" if done["elsewhere"] else "")
         + (f", {len(done['refused'])} refused." if done["refused"] else ".")
     )
     print(f"Connect with: export ODC_CONFIG_PATH={shlex.quote(str(cube.config_path))}")
