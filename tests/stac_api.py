@@ -260,6 +260,11 @@ class StacApi:
         requests.get(f"{self.root}/_hostile", params={"mode": mode, "value": value}, timeout=10).raise_for_status()
 
     @property
+    def archive(self) -> str:
+        """JAXA's stand-in archive (--catalog with --source jaxa)."""
+        return f"{self.root}/jaxa"
+
+    @property
     def sas_url(self) -> str:
         """Planetary Computer's stand-in token service (PC_SDK_SAS_URL)."""
         return f"{self.root}/api/sas/v1/token"
@@ -298,6 +303,10 @@ def _serve(data: Path, log: Path, flavour: str) -> None:
         from planetary_api import PlanetaryApp
 
         app = PlanetaryApp
+    elif flavour == "jaxa":
+        from jaxa_archive import JaxaApp
+
+        app = JaxaApp
     server.app = app(data, log, root, f"http://127.0.0.1:{elsewhere.server_port}")
     print(root, flush=True)
     server.serve_forever()

@@ -4,8 +4,8 @@ from odc.geo import resxy_, yx_
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import box
 
+from sar_helpers.cubes.documents import dataset_document, document_window
 from sar_helpers.cubes.grid import Tile, Window, bbox_window, tiles_over
-from sar_helpers.cubes.testcube.documents import dataset_document, document_window
 from sar_helpers.products import ALOS_PALSAR_MOSAIC, RESOLUTION
 
 

@@ -19,7 +19,6 @@ import json
 import os
 import stat
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +29,7 @@ from sar_helpers.products import PRODUCTS
 
 from .integrity import remove_recorded
 from .server import EmbeddedServer, ServerError, server_folder
-from .status import SOURCE_PROPERTY, Status
+from .status import Status
 
 if TYPE_CHECKING:
     import datacube
@@ -331,6 +330,20 @@ class LocalCube:
             ) from None
         return index
 
+    @contextmanager
+    def _writing_index(self, definitions: list[dict]) -> Iterator:
+        """The index to write to (folder checked, locked, server up, ``definitions`` ensured)."""
+        self._check_writable()
+        with self.locked():
+            self._start_server()
+            self._write_config()
+            index = self._connect_index()
+            try:
+                self._ensure_products(index, definitions)
+                yield index
+            finally:
+                index.close()
+
     def _ensure_products(self, index, definitions: list[dict]) -> None:
         """Add each product definition the index lacks; update ours where a version changed it."""
         for definition in definitions:
@@ -370,9 +383,7 @@ class LocalCube:
                         continue
                     status.products.append(product)
                     found = list(index.datasets.search(product=product))
-                    status.datasets[product] = Counter(ds.time.begin.year for ds in found)
-                    recorded = (ds.metadata_doc.get("properties", {}).get(SOURCE_PROPERTY) for ds in found)
-                    status.sources[product] = Counter(str(source) for source in recorded if source)
+                    status.count(product, [(ds.time.begin.year, ds.metadata_doc) for ds in found])
             finally:
                 index.close()
         return status

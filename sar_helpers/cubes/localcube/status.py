@@ -23,6 +23,12 @@ class Status:
     sources: dict[str, Counter] = field(default_factory=dict)
     disk_bytes: int = 0
 
+    def count(self, product: str, datasets: list[tuple[int, dict]]) -> None:
+        """Record a product's datasets, as (year, metadata document) pairs: per year, and per source."""
+        self.datasets[product] = Counter(year for year, _ in datasets)
+        recorded = (doc.get("properties", {}).get(SOURCE_PROPERTY) for _, doc in datasets)
+        self.sources[product] = Counter(str(source) for source in recorded if source)
+
     def report(self) -> str:
         lines = [
             f"{self.title} in {self.folder}",

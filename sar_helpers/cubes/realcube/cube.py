@@ -16,16 +16,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sar_helpers.cubes.grid import bbox_window
+import yaml
+
+from sar_helpers.cubes.grid import bbox_window, tiles_over
 from sar_helpers.cubes.localcube.base import CubeError, LocalCube
 from sar_helpers.cubes.localcube.integrity import record_files
 from sar_helpers.products import PRODUCTS, Product, get_product
 
+from . import jaxa
 from .catalog import Search, replace_hrefs, search_items, to_dataset_docs
 from .items import ItemError, check_dataset, check_item, dataset_folder, file_name
 from .limits import Limits
 from .signing import SIGNED_FORMAT, read_url
-from .sources import DEAFRICA, Source, get_source, normalised
+from .sources import DEAFRICA, Source, get_source, normalised, source_of
 from .transfer import TransferError, origin, read_body, session
 
 ENV_DIR = "SAR_REALCUBE_DIR"
@@ -62,32 +65,40 @@ class RealCube(LocalCube):
         known = get_product(product)
         bbox_window(*bbox)  # refuse a bad box before anything else
         limits = limits or Limits()
-        items, docs, refused = _found_datasets(
-            known, get_source(source), bbox, _years_of(known, years), catalog, url_replace, progress, limits
-        )
+        origin_of = get_source(source)
+        if origin_of.archive:
+            origin_of.collection(product)
+            return self._up_from_archive(
+                known, bbox, _years_of(known, years), catalog or origin_of.catalog, limits, progress
+            )
+        found = _found_datasets(known, origin_of, bbox, _years_of(known, years), catalog, url_replace, progress, limits)
+        return self._index_found(known, *found, download, progress, limits)
 
+    def _index_found(
+        self,
+        product: Product,
+        items: list,
+        docs: list,
+        refused: list[str],
+        download: bool,
+        progress: bool,
+        limits: Limits,
+    ) -> dict:
+        """``up`` from a STAC API, once its items are found and checked: those not yet indexed indexed."""
         from datacube.model import Dataset
         from tqdm.auto import tqdm
 
-        self._check_writable()
-        with self.locked():
+        with self._writing_index([p.published_definition() for p in PRODUCTS.values()]) as index:
             for stale in self.data.glob("*/*/*/*.partial-*"):  # downloads a killed `up` left
                 stale.unlink()
-            self._start_server()
-            self._write_config()
-            index = self._connect_index()
-            try:
-                self._ensure_products(index, [p.published_definition() for p in PRODUCTS.values()])
-                model = index.products.get_by_name(product)
-                absent = [(doc, uri) for doc, uri in docs if not index.datasets.has(doc["id"])]
-                new = [(doc, uri) for doc, uri in absent if not _indexed_elsewhere(index, doc)]
-                downloaded = 0
-                for doc, uri in tqdm(new, desc="Indexing", unit="dataset", disable=not progress or not new):
-                    if download:
-                        downloaded += self._download(doc, model, limits, progress)
-                    index.datasets.add(Dataset(model, doc, uri=uri), with_lineage=False)
-            finally:
-                index.close()
+            model = index.products.get_by_name(product.name)
+            absent = [(doc, uri) for doc, uri in docs if not index.datasets.has(doc["id"])]
+            new = [(doc, uri) for doc, uri in absent if not _indexed_elsewhere(index, doc)]
+            downloaded = 0
+            for doc, uri in tqdm(new, desc="Indexing", unit="dataset", disable=not progress or not new):
+                if download:
+                    downloaded += self._download(doc, model, limits, progress)
+                index.datasets.add(Dataset(model, doc, uri=uri), with_lineage=False)
         return {
             "found": len(items),
             "indexed": len(new),
@@ -96,6 +107,75 @@ class RealCube(LocalCube):
             "downloaded": downloaded,
             "refused": refused,
         }
+
+    def _up_from_archive(
+        self,
+        product: Product,
+        bbox: tuple[float, float, float, float],
+        years: list[int],
+        base: str,
+        limits: Limits,
+        progress: bool,
+    ) -> dict:
+        """``up`` from JAXA's archive: each tile and year downloaded, converted and indexed in turn."""
+        from tqdm.auto import tqdm
+
+        who = jaxa.account(base)
+        for year in years:
+            jaxa.check_year(base, product, year, who, limits)
+        tiles = [tile for tile, _ in tiles_over(bbox_window(*bbox))]
+        done = {"found": 0, "indexed": 0, "already": 0, "elsewhere": 0, "downloaded": 0, "refused": []}
+        with self._writing_index([p.published_definition() for p in PRODUCTS.values()]) as index:
+            pairs = [(tile, year) for year in years for tile in tiles]
+            for tile, year in tqdm(pairs, desc="Tiles", unit="tile", disable=not progress):
+                self._archive_tile(index, product, tile, year, base, who, limits, progress, done)
+        if not done["found"]:
+            raise CubeError(f"JAXA has no {product.name} tile over {' '.join(map(str, bbox))}: is it all ocean?")
+        return done
+
+    def _archive_tile(self, index, product, tile, year, base, who, limits, progress, done: dict) -> None:
+        """One tile and year from JAXA's archive into the index (``done`` counts what happened)."""
+        from datacube.index.hl import Doc2Dataset
+
+        sources = _indexed_sources(index, product.name, tile.name, year)
+        if sources:
+            done["found"] += 1
+            done["already" if "jaxa" in sources else "elsewhere"] += 1
+            return
+        url = jaxa.tarball_url(base, product, tile, year)
+        downloads = self.folder / "downloads"
+        downloads.mkdir(exist_ok=True)
+        tarball = downloads / url.rsplit("/", 1)[-1]
+        folder = self.data / product.name / f"{year:04d}" / tile.name
+        try:
+            if not tarball.exists():
+                if not jaxa.download(url, tarball, who, limits, progress):
+                    done["refused"].append(
+                        f"JAXA has no {product.name} tile {tile.name} for {year} (ocean, or outside the mosaic)."
+                    )
+                    return
+                done["downloaded"] += 1
+            done["found"] += 1
+            doc = jaxa.convert(tarball, product, tile, year, folder)
+        except jaxa.BrokenTarball:
+            tarball.unlink(missing_ok=True)
+            raise
+        except Exception as err:
+            if jaxa.full_disk(err):
+                raise CubeError(
+                    f"The disk is full: {self.folder} has no room for {tile.name} {year}. Free some space and run the same "
+                    "command again: what was indexed stays."
+                ) from None
+            raise
+        path = folder / f"{doc['label']}.odc-metadata.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        dataset, error = Doc2Dataset(index, verify_lineage=False)(doc, path.as_uri())  # eo3 prepared, extents made
+        if error:
+            raise CubeError(f"{path} is not a valid dataset document: {error}")
+        index.datasets.add(dataset, with_lineage=False)
+        record_files(folder)
+        tarball.unlink()
+        done["indexed"] += 1
 
     def _download(self, doc: dict, model, limits: Limits, progress: bool) -> int:
         """Copy a dataset's files into ``data/`` and point its document at them; returns files fetched."""
@@ -154,18 +234,20 @@ def _found_datasets(
     return items, docs, refused
 
 
-def _indexed_elsewhere(index, doc: dict) -> bool:
-    """Is this dataset's tile and year already in the index, under another id (from another source)?"""
-    props = doc["properties"]
-    tile = props.get("odc:region_code")
-    if tile is None:
-        return False
+def _indexed_sources(index, product: str, tile: str, year: int, other_than: str | None = None) -> list[str]:
+    """The sources of the datasets indexed for a tile and year (other than dataset ``other_than``)."""
     from datacube.model import Range
 
-    year = int(dataset_folder(doc).parent.name)
     within = Range(datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
-    found = index.datasets.search_returning(("id",), product=doc["product"]["name"], region_code=tile, time=within)
-    return any(str(row.id) != str(doc["id"]) for row in found)
+    found = index.datasets.search(product=product, region_code=tile, time=within)
+    return [source_of(ds.metadata_doc.get("properties", {})) for ds in found if str(ds.id) != other_than]
+
+
+def _indexed_elsewhere(index, doc: dict) -> bool:
+    """Is this dataset's tile and year already in the index, under another id (from another source)?"""
+    tile = doc["properties"].get("odc:region_code")
+    year = int(dataset_folder(doc).parent.name)
+    return tile is not None and bool(_indexed_sources(index, doc["product"]["name"], tile, year, str(doc["id"])))
 
 
 def _years_of(product: Product, years: list[int] | None) -> list[int]:

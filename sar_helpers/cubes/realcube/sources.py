@@ -40,6 +40,8 @@ class Source:
     signed: bool = False
     #: Where it has mosaics, for the sentence that says an area has none.
     coverage: str = ""
+    #: Not a STAC API: an archive of tarballs, downloaded and converted (:mod:`.jaxa`).
+    archive: bool = False
 
     def collection(self, product: str) -> str:
         """The collection that holds ``product``, or a CubeError naming what this source has."""
@@ -70,7 +72,15 @@ PLANETARY_COMPUTER = Source(
     signed=True,
     coverage="Planetary Computer has ALOS-2 mosaics from 2015 and forest/non-forest maps, worldwide",
 )
-SOURCES = {source.name: source for source in (DEAFRICA, PLANETARY_COMPUTER)}
+JAXA = Source(
+    name="jaxa",
+    title="JAXA EORC's archive",
+    catalog="https://www.eorc.jaxa.jp/ALOS/en/palsar_fnf/data",
+    collections=MappingProxyType({"alos_palsar_mosaic": "alos_palsar_mosaic", "jers_sar_mosaic": "jers_sar_mosaic"}),
+    coverage="JAXA publishes every year of every land tile",
+    archive=True,
+)
+SOURCES = {source.name: source for source in (DEAFRICA, PLANETARY_COMPUTER, JAXA)}
 
 
 def get_source(name: str) -> Source:

@@ -58,14 +58,17 @@ def session(origins: set[str], deadline: float, max_bytes: int, what: str) -> "r
     return guarded
 
 
-def read_body(response: "requests.Response", deadline: float, max_bytes: int, what: str) -> Iterator[bytes]:
-    """The body of a streamed response, in pieces, refused past ``deadline`` or ``max_bytes``."""
+def read_body(
+    response: "requests.Response", deadline: float, max_bytes: int, what: str, decode: bool = True
+) -> Iterator[bytes]:
+    """The body of a streamed response, in pieces, refused past ``deadline`` or ``max_bytes``;
+    ``decode`` False keeps the bytes as sent (a .tar.gz a server labels gzip-encoded stays gzip)."""
     size = 0
     try:
         while True:
             if time.monotonic() > deadline:
                 raise TransferError(f"{what} took longer than its deadline while sending {response.url}.")
-            piece = response.raw.read1(_READ, decode_content=True)
+            piece = response.raw.read1(_READ, decode_content=decode)
             if not piece:
                 return
             size += len(piece)

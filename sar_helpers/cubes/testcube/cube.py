@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from sar_helpers.cubes import documents
 from sar_helpers.cubes.grid import Tile, Window, bbox_window, tiles_over
 from sar_helpers.cubes.localcube.base import CubeError, LocalCube
 from sar_helpers.cubes.localcube.integrity import FILE_RECORD, damaged_files, file_sha256, recorded_files
 from sar_helpers.cubes.localcube.server import ServerError
 from sar_helpers.products import PRODUCTS, Product
 
-from . import documents
 from .forest import FOREST_BBOX
 from .indexing import reconcile
 from .rasters import has_mosaic
@@ -194,17 +194,9 @@ class TestCube(LocalCube):
                     f"No mosaics exist for {', '.join(map(str, unknown))}; the years are "
                     f"{', '.join(map(str, sorted(known)))}."
                 )
-        self._check_writable()
-        with self.locked():
-            self._start_server()
-            self._write_config()
-            index = self._connect_index()
-            try:
-                self._ensure_products(index, [documents.product_definition(p) for p in PRODUCTS.values()])
-                rendered, repaired = self.render(bbox, years, progress, verify)
-                added, removed = reconcile(index, self._documents_on_disk(), self.data, progress)
-            finally:
-                index.close()
+        with self._writing_index([documents.product_definition(p) for p in PRODUCTS.values()]) as index:
+            rendered, repaired = self.render(bbox, years, progress, verify)
+            added, removed = reconcile(index, self._documents_on_disk(), self.data, progress)
         return {"rendered": rendered, "indexed": added, "removed": removed, "repaired": repaired}
 
     def index_as_published(self) -> Path:

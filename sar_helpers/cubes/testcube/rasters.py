@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
+from sar_helpers.cubes.documents import file_name
 from sar_helpers.cubes.grid import Tile, Window
 from sar_helpers.loading.cog import write_array
 from sar_helpers.products import CRS, NODATA, Product
 
-from .documents import file_name
 from .forest import FOREST, is_forest_tile
 from .scene import DESERT, Scene, render
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import yaml
 
+from sar_helpers.cubes import documents
 from sar_helpers.cubes.grid import Tile, Window
 from sar_helpers.cubes.localcube.base import CubeError
 from sar_helpers.cubes.localcube.integrity import record_files, recorded_files
 from sar_helpers.products import Product
 
-from . import documents
 from .rasters import write_dataset_rasters
 
 DOC_SUFFIX = ".odc-metadata.yaml"

@@ -68,14 +68,20 @@ def _add_source_arguments(up: argparse.ArgumentParser) -> None:
         choices=sorted(SOURCES),
         default=DEAFRICA.name,
         help="where the mosaics come from (default %(default)s; planetary-computer signs each file when it is read, "
-        "with PC_SDK_SUBSCRIPTION_KEY if set)",
+        "with PC_SDK_SUBSCRIPTION_KEY if set; jaxa downloads and converts tarballs with the account in "
+        "JAXA_USERNAME and JAXA_PASSWORD or ~/.netrc)",
     )
     up.add_argument(
         "--product",
         default="alos_palsar_mosaic",
         help="alos_palsar_mosaic (default), jers_sar_mosaic (deafrica) or alos_fnf_mosaic (planetary-computer)",
     )
-    up.add_argument("--catalog", help="the source's STAC API (default: its own, e.g. " + DEAFRICA.catalog + ")")
+    up.add_argument(
+        "--catalog",
+        help="the source's STAC API, or for jaxa its archive (default: the source's own, e.g. "
+        + DEAFRICA.catalog
+        + ")",
+    )
     up.add_argument(
         "--url-replace",
         action="append",
@@ -115,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Real-data datacube ready in {cube.folder}: {done['found']} items found, {done['indexed']} indexed, "
         f"{done['already']} already there"
-        + (f", {done['downloaded']} files downloaded" if args.download else "")
+        + (f", {done['downloaded']} files downloaded" if args.download and not SOURCES[args.source].archive else "")
+        + (f", {done['downloaded']} tarballs downloaded and converted" if SOURCES[args.source].archive else "")
         + (f", {done['elsewhere']} already there from another source" if done["elsewhere"] else "")
         + (f", {len(done['refused'])} refused." if done["refused"] else ".")
     )

@@ -1,4 +1,5 @@
-"""ODC product definitions and eo3 dataset documents for the mosaics."""
+"""ODC product definitions and eo3 dataset documents for the mosaics: the test cube's, and the files a
+real cube converts itself (JAXA's archive)."""
 
 from __future__ import annotations
 
@@ -43,8 +44,11 @@ def dataset_label(product: Product, tile: Tile, year: int) -> str:
     return f"{product.name}_{tile.name}_{year}"
 
 
-def dataset_document(product: Product, tile: Tile, year: int, window: Window) -> dict:
-    """The eo3 document of one tile's mosaic for one year; paths are relative to it."""
+def dataset_document(
+    product: Product, tile: Tile, year: int, window: Window, extra_properties: dict | None = None
+) -> dict:
+    """The eo3 document of one tile's mosaic for one year; paths are relative to it. Its id is made
+    from its content, ``extra_properties`` (e.g. the source it came from) included."""
     platform = product.platform_for_year(year)
     west, south, east, north = window.bounds
     ring = [[west, north], [east, north], [east, south], [west, south], [west, north]]
@@ -73,6 +77,7 @@ def dataset_document(product: Product, tile: Tile, year: int, window: Window) ->
             **({} if product.cf is None else {"cf": product.cf}),
             "odc:region_code": tile.name,
             "odc:product": product.name,
+            **(extra_properties or {}),
         },
         "measurements": {band: {"path": file_name(product, tile, year, band)} for band in product.bands},
         "lineage": {},
@@ -81,10 +86,14 @@ def dataset_document(product: Product, tile: Tile, year: int, window: Window) ->
     return {"id": str(uuid.uuid5(DATASET_NAMESPACE, content)), **doc}
 
 
-def document_window(doc: dict) -> Window:
-    """The pixel window a dataset document covers (inverse of :func:`dataset_document`)."""
-    height, width = doc["grids"]["default"]["shape"]
-    transform = doc["grids"]["default"]["transform"]
+def window_of(transform, shape: tuple[int, int]) -> Window:
+    """The pixel window of a grid (an affine ``transform``'s first six numbers, and its shape)."""
+    height, width = shape
     col_left = round(transform[2] / RESOLUTION)
     row_top = round(transform[5] / RESOLUTION - 0.5)
     return Window(row_top, row_top - height + 1, col_left, col_left + width - 1)
+
+
+def document_window(doc: dict) -> Window:
+    """The pixel window a dataset document covers (inverse of :func:`dataset_document`)."""
+    return window_of(doc["grids"]["default"]["transform"], doc["grids"]["default"]["shape"])
