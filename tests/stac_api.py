@@ -6,8 +6,11 @@ It runs in a process of its own (``python stac_api.py DATA_FOLDER LOG_FILE``): a
 the test's own process would deadlock with GDAL, which keeps Python's lock while it reads
 over HTTP. Besides the API it answers ``/page`` (an HTML page) and ``/static`` (a STAC
 catalog without item search), for the tests of catalogs that are not STAC APIs,
-``/_delay?seconds=S``, which slows every file request from then on, and
-``/_hostile?mode=M&value=V``, which turns it into a hostile catalog (see ``HOSTILE``).
+``/_delay?seconds=S``, which makes every file request wait S seconds before its answer (the
+latency of a far-away bucket), ``/_bandwidth?bytes_per_second=B``, which sends every file answer
+at most at B bytes a second (0: no limit), ``/_stats``, the file requests and bytes sent since
+``/_reset`` (per file too), and ``/_hostile?mode=M&value=V``, which turns it into a hostile
+catalog (see ``HOSTILE``). It answers many requests at once, as a bucket does.
 """
 
 from __future__ import annotations
@@ -114,6 +117,9 @@ class App:
         self.elsewhere = elsewhere
         self.catalog = f"{root}/stac"
         self.delay = 0.0
+        self.bandwidth = 0.0
+        self.stats: dict[str, list[int]] = {}  # file path -> [requests, bytes]
+        self.stats_lock = threading.Lock()
         self.hostile: tuple[str, str] | None = None
         docs = [yaml.safe_load(p.read_text()) for p in sorted(data.glob("*/*/*/*.odc-metadata.yaml"))]
         # Digital Earth Africa serves the backscatter mosaics, not the forest/non-forest map.
@@ -123,8 +129,33 @@ class App:
     def __call__(self, environ, start_response):
         request = Request(environ)
         with self.log.open("a") as log:
-            log.write(json.dumps({"path": request.path, "range": request.headers.get("Range")}) + "\n")
-        return self.respond(request)(environ, start_response)
+            log.write(
+                json.dumps({"method": request.method, "path": request.path, "range": request.headers.get("Range")})
+                + "\n"
+            )
+        response = self.respond(request)
+        if request.path.endswith((".tif", ".tar.gz")):
+            return self._metered(request.path, response(environ, start_response))
+        return response(environ, start_response)
+
+    def _metered(self, path: str, body):
+        """The answer's bytes, counted, and paced to the bandwidth limit."""
+        with self.stats_lock:
+            self.stats.setdefault(path, [0, 0])[0] += 1
+        start, sent = time.monotonic(), 0
+        try:
+            for piece in body:
+                for offset in range(0, len(piece), 1 << 16):
+                    part = piece[offset : offset + (1 << 16)]
+                    sent += len(part)
+                    if self.bandwidth:
+                        time.sleep(max(0.0, start + sent / self.bandwidth - time.monotonic()))
+                    yield part
+        finally:
+            with self.stats_lock:
+                self.stats[path][1] += sent
+            if hasattr(body, "close"):
+                body.close()
 
     def respond(self, request: Request) -> Response:
         path = request.path
@@ -147,6 +178,17 @@ class App:
             return Response(json.dumps(static), content_type="application/json")
         if path == "/_delay":
             self.delay = float(request.args["seconds"])
+            return Response("ok")
+        if path == "/_bandwidth":
+            self.bandwidth = float(request.args["bytes_per_second"])
+            return Response("ok")
+        if path == "/_stats":
+            with self.stats_lock:
+                files = {k: {"requests": v[0], "bytes": v[1]} for k, v in self.stats.items()}
+            return Response(json.dumps(files), content_type="application/json")
+        if path == "/_reset":
+            with self.stats_lock:
+                self.stats.clear()
             return Response("ok")
         if path == "/_hostile":
             mode = request.args["mode"]
@@ -214,11 +256,14 @@ class App:
 
     def file(self, request: Request) -> Response:
         """``/BUCKET/PRODUCT/YEAR/TILE/NAME`` from ``data/PRODUCT/TILE/YEAR/NAME``, with Range support."""
-        product, year, tile, name = request.path.split("/")[2:6]
+        time.sleep(self.delay)  # every request to the bucket waits, a miss too
+        parts = request.path.split("/")[2:6]
+        if len(parts) < 4:
+            return Response("not found", status=404)
+        product, year, tile, name = parts
         path = self.data / product / tile / year / name
         if not path.is_file():
             return Response("not found", status=404)
-        time.sleep(self.delay)
         mode = (self.hostile or ("", ""))[0]
         if mode == "redirect":
             return Response("", status=302, headers={"Location": f"{self.elsewhere}/{BUCKET}/{name}"})
@@ -252,6 +297,23 @@ class StacApi:
         import requests
 
         requests.get(f"{self.root}/_delay", params={"seconds": seconds}, timeout=10).raise_for_status()
+
+    def set_bandwidth(self, bytes_per_second: float) -> None:
+        import requests
+
+        requests.get(
+            f"{self.root}/_bandwidth", params={"bytes_per_second": bytes_per_second}, timeout=10
+        ).raise_for_status()
+
+    def stats(self, reset: bool = False) -> dict:
+        """``{"requests": N, "bytes": B, "files": {path: {"requests", "bytes"}}}`` since the last reset."""
+        import requests
+
+        files = requests.get(f"{self.root}/_stats", timeout=10).json()
+        if reset:
+            requests.get(f"{self.root}/_reset", timeout=10).raise_for_status()
+        total = {key: sum(f[key] for f in files.values()) for key in ("requests", "bytes")}
+        return {**total, "files": files}
 
     def set_hostile(self, mode: str, value: str = "") -> None:
         """Turn the catalog hostile (a mode of ``HOSTILE``), or back with ``"none"``."""

@@ -187,3 +187,21 @@ def test_a_report_runs_on_a_cube_from_jaxa(scratch, archive, monkeypatch, tmp_pa
     assert (
         "{'time': 1, 'latitude': 810, 'longitude': 900}" in printed
     )  # Digital Earth Africa's definitions, as every real cube
+
+
+@pytest.mark.network
+def test_jaxas_real_archive(tmp_path):
+    """Needs the internet and a JAXA account in JAXA_USERNAME / JAXA_PASSWORD (or ~/.netrc):
+    SAR_NETWORK_TESTS=1 .venv/bin/python -m pytest -m network tests/test_jaxa.py"""
+    import os
+
+    if not os.environ.get("JAXA_USERNAME"):
+        pytest.skip("no JAXA account in JAXA_USERNAME / JAXA_PASSWORD")
+    folder = tmp_path / "jaxa"
+    folder.parent.chmod(0o755)
+    args = ["--source", "jaxa", "--bbox", "25.30", "0.40", "25.50", "0.55", "--years", "2010"]
+    result = run_cli("realcube", "up", "--dir", str(folder), *args, timeout=3600)
+    assert result.returncode == 0, result.stderr
+    with RealCube(folder).datacube() as dc:
+        ds = dc.load(product="alos_palsar_mosaic", measurements=["hv"], x=(25.3, 25.5), y=(0.4, 0.55))
+    assert ds.sizes["time"] == 1 and int(ds.hv.max()) > 0

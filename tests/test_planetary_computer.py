@@ -160,6 +160,13 @@ def test_the_forest_map_comes_too_and_notebook_05_measures_agreement_on_it(scrat
     tables = "".join("".join(o["data"]["text/plain"]) for o in outputs if "text/plain" in o.get("data", {}))
     assert "No jers_sar_mosaic data" in printed and "No alos_fnf_mosaic here" not in printed
     assert "forest recall" in tables and "reference: forest" in tables  # the agreement, measured on its map
+    change = tmp_path / "change04.html"
+    notebook = str(REPO / "notebooks" / "04_change_detection.ipynb")
+    code = main(["report", notebook, "--cube", "real", "--change-years", "2015", "2020", "--quiet", "-o", str(change)])
+    assert code == 0
+    cells = json.loads(change.with_suffix(".ipynb").read_text())["cells"]
+    printed = "".join("".join(o.get("text", "")) for c in cells if c["cell_type"] == "code" for o in c["outputs"])
+    assert "No alos_fnf_mosaic map" not in printed  # its change is checked against the forest map too
 
 
 def test_a_tile_from_two_sources_is_indexed_once(scratch, pc, cube, tmp_path):

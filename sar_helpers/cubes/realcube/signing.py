@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -63,23 +64,31 @@ def blob_parts(url: str) -> tuple[str, str, str]:
     return account, container, path
 
 
-def _token_url(account: str, container: str) -> str:
-    from planetary_computer.settings import Settings
+def _planetary_computer():
+    """The ``planetary-computer`` package's token model and settings (imported quietly: its models
+    use a pydantic style that pydantic 2 warns about, which is not the user's to fix)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from planetary_computer.sas import SASToken
+        from planetary_computer.settings import Settings
+    return SASToken, Settings
 
-    return f"{Settings.get().sas_url.rstrip('/')}/{account}/{container}"
+
+def _token_url(account: str, container: str) -> str:
+    _, settings = _planetary_computer()
+    return f"{settings.get().sas_url.rstrip('/')}/{account}/{container}"
 
 
 def _fetch_token(account: str, container: str) -> "SASToken":
     """A new token from the token service, within a deadline; errors name the service, never the key."""
     import requests
-    from planetary_computer.sas import SASToken
-    from planetary_computer.settings import Settings
 
     from .transfer import TransferError, origin, session
 
+    sas_token, settings = _planetary_computer()
     url = _token_url(account, container)
     what = f"Planetary Computer's token service at {url}"
-    key = Settings.get().subscription_key
+    key = settings.get().subscription_key
     guarded = session({origin(url)}, time.monotonic() + TOKEN_DEADLINE_S, TOKEN_MAX_BYTES, what)
     try:
         response = guarded.get(
@@ -97,7 +106,7 @@ def _fetch_token(account: str, container: str) -> "SASToken":
     if not response.ok:
         raise SigningError(f"{what} answered HTTP {response.status_code}; try again later.")
     try:
-        token = SASToken(**response.json())
+        token = sas_token(**response.json())
     except Exception:  # anything that is not a token is refused alike
         raise SigningError(f"{what} answered something that is not a SAS token; refused.") from None
     if token.ttl() <= 0:
