@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from sar_helpers.tools.jupyter import REMOTE_READING  # noqa: E402
+from sar_helpers.loading.remote import REMOTE_READING  # noqa: E402
 
 from stac_api import BUCKET  # noqa: E402
 

@@ -1,6 +1,7 @@
 """The Dask pipeline on a real scheduler with two worker processes, against the same pipeline run eagerly."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,6 +22,11 @@ pytestmark = pytest.mark.cube
 
 DASK = str(Path(sys.executable).with_name("dask"))
 QUERY = dict(x=(31.97, 32.03), y=(30.44, 30.50), time=("2007", "2022"))
+
+
+#: The workers' environment: without the GDAL setting this process may have set, so that what they
+#: have comes from get_client's plugin.
+WORKER_ENV = {k: v for k, v in os.environ.items() if k != "GDAL_DISABLE_READDIR_ON_OPEN"}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +77,7 @@ def scheduler(tmp_path_factory):
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
+                    env=WORKER_ENV,
                 )
             )
         client = sar.get_client(address)
@@ -205,3 +212,9 @@ def test_the_local_cluster_is_reachable_only_from_this_process():
         assert result.returncode != 0 and result.stdout.strip() == ""
     finally:
         sar.release(client)
+
+
+def test_workers_of_a_named_scheduler_open_remote_files_without_listing_folders(scheduler):
+    """get_client gives them the kernels' GDAL setting (they started without it)."""
+    found = scheduler.run(lambda: os.environ.get("GDAL_DISABLE_READDIR_ON_OPEN"))
+    assert len(found) == 2 and set(found.values()) == {"EMPTY_DIR"}

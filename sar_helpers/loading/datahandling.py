@@ -22,6 +22,7 @@ from sar_helpers.errors import DatabaseUnavailable, database_down_message, is_da
 from sar_helpers.products import get_product
 
 from .reading import READ_OPTIONS, decode_into_chunks
+from .remote import REMOTE_READING
 
 
 def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
@@ -102,9 +103,8 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
                 f"{product} has no band {', '.join(map(repr, unknown))}; its bands are {', '.join(known.bands)}."
             )
     check_query(query)
-    # Files behind a URL: GDAL lists no directory and probes no side-car file on open (unless the
-    # user chose otherwise); 15 requests a file become 5 (benchmarks/remote.py).
-    os.environ.setdefault("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
+    for name, value in REMOTE_READING.items():  # files behind a URL: see REMOTE_READING
+        os.environ.setdefault(name, value)
     search = {k: v for k, v in query.items() if k not in _LOAD_ONLY_OPTIONS}
     try:
         datasets = dc.find_datasets(product=product, **search)

@@ -16,6 +16,8 @@ import psutil
 from distributed import Client, LocalCluster
 from distributed.utils import format_dashboard_link
 
+from sar_helpers.loading.remote import REMOTE_READING
+
 #: How long to wait for a scheduler that was named before giving up.
 CONNECT_TIMEOUT_S = 5
 #: A chunk needs about this many times its own size while it is processed
@@ -42,6 +44,9 @@ def get_client(
 ) -> Client:
     """A ``dask.distributed.Client``: to ``address`` (or $DASK_SCHEDULER_ADDRESS), else to a new LocalCluster.
 
+    A named scheduler's workers are given the GDAL setting for files behind a URL
+    (:data:`sar_helpers.loading.remote.REMOTE_READING`) unless they have their own.
+
     The local cluster is one worker in this process with a thread per core (at
     most four; ``n_workers`` sets the threads) and 80 % of the machine's memory.
     The readers (GDAL), numpy and the compiled counting loops release the GIL, so
@@ -52,7 +57,9 @@ def get_client(
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
         try:
-            return Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+            client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+            client.register_plugin(_remote_reading_plugin(), name="sar-helpers-remote-reading")
+            return client
         except (OSError, TimeoutError) as err:
             raise ClusterError(
                 f"No Dask scheduler answered at {address} within {CONNECT_TIMEOUT_S} s ({err.__class__.__name__}). "
@@ -71,6 +78,22 @@ def get_client(
         worker_dashboard_address="127.0.0.1:0",
     )
     return Client(cluster)
+
+
+def _remote_reading_plugin():
+    """A worker plugin that gives each worker the kernels' GDAL setting for files behind a URL
+    (no folder listing on open) unless the worker has its own. Defined here, so that it travels
+    by value: a worker without this package still takes it."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    settings = dict(REMOTE_READING)
+
+    class RemoteReading(WorkerPlugin):
+        def setup(self, worker) -> None:
+            for name, value in settings.items():
+                os.environ.setdefault(name, value)
+
+    return RemoteReading()
 
 
 def worker_memory_bytes(client) -> int:

@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from sar_helpers.loading.remote import REMOTE_READING
+
 KERNEL_NAME = "python3"
 #: Set in the kernel spec: the test cube's datacube.conf.
 CONFIG_VARIABLE = "SAR_TESTCUBE_CONFIG"
@@ -94,12 +96,6 @@ KERNELS = {
     "testcube": (KERNEL_NAME, "Python 3 (SAR mosaics)"),
     "realcube": ("sar-realcube", "Python 3 (SAR mosaics, real data)"),
 }
-
-
-#: GDAL settings the kernels set for reading files over HTTP: no directory listing and no probe
-#: for side-car files when a file is opened (measured: 15 requests a file become 5; at 50 ms a
-#: request the tutorial's eager load takes 21 s instead of 71 s, benchmarks/remote.py).
-REMOTE_READING = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 
 
 def install_kernel(config_path: Path, cube: str = "testcube", prefix: str = sys.prefix) -> Path:
