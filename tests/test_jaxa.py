@@ -205,3 +205,9 @@ def test_jaxas_real_archive(tmp_path):
     with RealCube(folder).datacube() as dc:
         ds = dc.load(product="alos_palsar_mosaic", measurements=["hv"], x=(25.3, 25.5), y=(0.4, 0.55))
     assert ds.sizes["time"] == 1 and int(ds.hv.max()) > 0
+
+
+def test_an_account_never_shows_its_password():
+    from sar_helpers.cubes.realcube.jaxa import Account
+
+    assert "hunter2" not in repr(Account("tester", "hunter2")) + str(Account("tester", "hunter2"))

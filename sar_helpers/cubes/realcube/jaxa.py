@@ -21,7 +21,7 @@ import re
 import tarfile
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,7 +47,7 @@ class BrokenTarball(CubeError):
 @dataclass(frozen=True)
 class Account:
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a log or a traceback's locals
 
 
 def account(url: str) -> Account:
