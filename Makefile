@@ -10,7 +10,7 @@ LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888
 LAB_FLAGS := $(if $(LAB_PUBLIC),--public) $(if $(LAB_NO_TOKEN),--no-token)
 
-.PHONY: setup cube browser demo lint test lab clean
+.PHONY: setup cube browser demo lint docs test lab clean
 
 setup: cube
 
@@ -49,6 +49,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The documentation site: the lessons as their stored outputs show them, the API reference from the
+# docstrings, the guides; every warning an error. tests/test_docs.py builds it and opens it in Chromium.
+DOCS_OUT ?= build/docs/html
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -b html -W --keep-going -q docs $(DOCS_OUT)
+	@echo "The documentation is in $(DOCS_OUT)/index.html"
 
 test: lint setup browser
 	$(BIN)/python -m pytest

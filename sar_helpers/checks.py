@@ -113,11 +113,25 @@ def require_possible_values(da: xr.DataArray, purpose: str) -> None:
 def platforms(ds: xr.Dataset | xr.DataArray) -> list[Platform]:
     """The satellite of each time step, which fixes its launch date and calibration.
 
-    The mosaic's year names it (JERS-1 1992-1998, ALOS 2006-2011, ALOS-2 from 2014), so
-    plain ``dc.load`` output is enough. Metadata copied on by :func:`add_platform` is
-    checked against the year: a ``platform`` coordinate ("ALOS-2", or Digital Earth
-    Africa's "ALOS/ALOS-2") must name that satellite, a ``launchdate`` must be its
-    launch; a ValueError says which time step disagrees.
+    The mosaic's year names it (JERS-1 1992–1998, ALOS 2006–2011, ALOS-2 from 2014), so plain
+    ``dc.load`` output is enough. Metadata copied on by :func:`add_platform` is checked against the
+    year: a ``platform`` coordinate ("ALOS-2", or Digital Earth Africa's "ALOS/ALOS-2") must name
+    that satellite, a ``launchdate`` must be its launch.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A load with a ``time`` dimension.
+
+    Returns
+    -------
+    list of Platform
+        One per time step, in order (with its name, launch date and calibration constant).
+
+    Raises
+    ------
+    ValueError
+        A year no satellite covers, or metadata that disagrees with the year (the time step named).
     """
     years = mosaic_years(ds)
     labels = _per_step(ds, "platform", len(years))

@@ -127,3 +127,16 @@ def assert_lazy_matches_eager(func, ds: xr.Dataset, chunks=None, rtol: float = 0
             np.asarray(lazy_out.values), np.asarray(eager_out.values), rtol=rtol, atol=0, equal_nan=True
         )
     return eager
+
+
+#: Debian's Chromium, which the browser tests drive (browser downloads are not possible here).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]

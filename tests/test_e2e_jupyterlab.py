@@ -15,20 +15,10 @@ import urllib.request
 import psutil
 import pytest
 
-from helpers import REPO
+from helpers import CHROMIUM, CHROMIUM_FLAGS, REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cube]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
 NOTEBOOK = "01_ALOS_PALSAR_annual_mosaic.ipynb"
 
 

@@ -7,7 +7,7 @@ import xarray as xr
 from dask.core import flatten, get_dependencies
 
 import sar_helpers as sar
-from sar_helpers.analysis.statistics import pixel_area_km2
+from sar_helpers.analysis.areas import pixel_area_km2
 
 from helpers import assert_lazy_matches_eager, synthetic
 

@@ -37,10 +37,32 @@ BIOMASS_CHANGE_CLASSES: dict[str, int] = {
 
 
 def biomass(ds: xr.Dataset, size: int | None = 7, looks: float | None = None) -> xr.DataArray:
-    """Aboveground biomass carbon (tC/ha, float32) per pixel and mosaic from HV, by biota's
-    calibration (module docstring), after the enhanced Lee filter (``size``; ``None`` for none,
-    ``looks`` measured on the first mosaic unless given). Masked pixels (lay-over, shadow, water,
-    no data) are NaN; values the formula puts below 0 (HV under about −21 dB) are 0. Lazy if the load is.
+    """Aboveground biomass carbon per pixel and mosaic from HV, by biota's calibration.
+
+    Carbon = 751.667 · γ⁰(HV, linear) − 5.967 (McNicol et al. 2018, fitted on ALOS in miombo
+    woodland; the module's docstring has the derivation). L-band saturates above roughly 100–150 t/ha
+    of biomass, so dense forest reads low; the attributes say so.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``hv`` (DNs) and ``mask``.
+    size : int or None, default 7
+        The enhanced Lee filter's window in pixels; None for no filter.
+    looks : float, optional
+        The equivalent number of looks; measured on the first mosaic when not given.
+
+    Returns
+    -------
+    xarray.DataArray
+        tC/ha (float32); NaN where masked (lay-over, shadow, water, no data); 0 where the formula
+        gives less (HV under about −21 dB). The calibration, its origin and saturation in the
+        attributes. Lazy if the load is.
+
+    Raises
+    ------
+    ValueError
+        A load without ``hv`` (JERS-1 has HH only, and the calibration is of HV).
     """
     require_not_empty(ds)
     if "hv" not in ds.data_vars:
@@ -69,11 +91,34 @@ def biomass(ds: xr.Dataset, size: int | None = 7, looks: float | None = None) ->
 def biomass_change(
     carbon: xr.DataArray, before, after, forest_tc_ha: float = FOREST_TC_HA, change_share: float = CHANGE_SHARE
 ) -> xr.DataArray:
-    """biota's change classes between two mosaics (years or dates) of :func:`biomass` (uint8; see
-    ``BIOMASS_CHANGE_CLASSES``): forest is ≥ ``forest_tc_ha``; a change counts where carbon moved by
-    at least ``change_share`` of its ``before`` value. Deforestation: forest to non-forest with such a
-    change; degradation: forest both times, down by it; growth: up by it; afforestation: non-forest
-    to forest with it; minor loss and gain: smaller moves of pixels forest at either time. Lazy."""
+    """biota's change classes of biomass carbon between two mosaics.
+
+    Deforestation: forest to non-forest with a change of at least ``change_share``; degradation:
+    forest both times, down by it; growth: up by it; afforestation: non-forest to forest with it;
+    minor loss and gain: smaller moves of pixels forest at either time.
+
+    Parameters
+    ----------
+    carbon : xarray.DataArray
+        :func:`biomass`'s result (tC/ha).
+    before, after : int, str or datetime64
+        The two mosaics: years or dates, ``before`` earlier.
+    forest_tc_ha : float, default 10.0
+        Carbon (tC/ha) from which a pixel is forest.
+    change_share : float, default 0.2
+        The share of the ``before`` value a change must reach (0–1).
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8 classes (``BIOMASS_CHANGE_CLASSES``: 0 no data, 1 non-forest, 2 deforestation,
+        3 degradation, 4 minor loss, 5 minor gain, 6 growth, 7 afforestation). Lazy if ``carbon`` is.
+
+    Raises
+    ------
+    ValueError
+        ``before`` not earlier than ``after``, or thresholds out of range.
+    """
     if not 0 < change_share < 1 or forest_tc_ha <= 0:
         raise ValueError(
             f"forest_tc_ha must be positive and change_share between 0 and 1 (e.g. 10 and 0.2); got {forest_tc_ha}, {change_share}."

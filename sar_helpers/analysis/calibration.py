@@ -127,13 +127,28 @@ def _backscatter_bands(ds: xr.Dataset) -> list[str]:
 def to_db(
     data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES
 ) -> xr.Dataset | xr.DataArray:
-    """Gamma-nought backscatter in dB (float32) from DNs.
+    """Gamma-nought backscatter in dB from DNs: 10·log10(DN²) + K, K from each time step's satellite.
 
-    A Dataset gives a Dataset with ``hh_db`` and/or ``hv_db``, and ``hvhh_db``
-    (HV minus HH, the cross-polarisation ratio in dB) when both exist; its ``mask``
-    band removes every class not in ``classes`` (default land and water;
-    ``classes=None`` keeps all). A DataArray gives a DataArray; pass ``mask=ds.mask``
-    to apply the mask. DN 0 is NaN either way.
+    Parameters
+    ----------
+    data : xarray.Dataset or xarray.DataArray
+        DNs as loaded (uint16). A Dataset's ``mask`` band is applied.
+    mask : xarray.DataArray, optional
+        For a DataArray: the ``mask`` band to apply (``mask=ds.mask``).
+    classes : sequence of str or None, default ("land", "water")
+        Mask classes kept; None keeps all.
+
+    Returns
+    -------
+    xarray.Dataset or xarray.DataArray
+        float32 dB. A Dataset gives ``hh_db`` and/or ``hv_db``, and ``hvhh_db`` (HV minus HH, the
+        cross-polarisation ratio in dB) when both exist. NaN for DN 0 and masked pixels, never
+        -inf. Lazy if the load is.
+
+    Raises
+    ------
+    ValueError
+        Data that is not uint16 DNs (already converted?), or no time step.
     """
     if isinstance(data, xr.DataArray):
         return _convert(data, _kept(mask, classes), "db")
@@ -151,7 +166,28 @@ def to_db(
 def to_power(
     data: xr.Dataset | xr.DataArray, mask: xr.DataArray | None = None, classes=VALID_CLASSES
 ) -> xr.Dataset | xr.DataArray:
-    """Linear gamma-nought power (float32) from DNs: the quantity to average. Masks as :func:`to_db`."""
+    """Linear gamma-nought power from DNs: the quantity to average.
+
+    Parameters
+    ----------
+    data : xarray.Dataset or xarray.DataArray
+        DNs as loaded (uint16). A Dataset's ``mask`` band is applied.
+    mask : xarray.DataArray, optional
+        For a DataArray: the ``mask`` band to apply.
+    classes : sequence of str or None, default ("land", "water")
+        Mask classes kept; None keeps all.
+
+    Returns
+    -------
+    xarray.Dataset or xarray.DataArray
+        float32 linear power (``hh_power``, ``hv_power`` for a Dataset); NaN for DN 0 and masked
+        pixels. Lazy if the load is.
+
+    Raises
+    ------
+    ValueError
+        Data that is not uint16 DNs.
+    """
     if isinstance(data, xr.DataArray):
         return _convert(data, _kept(mask, classes), "power")
     require_not_empty(data)
@@ -162,7 +198,18 @@ def to_power(
 
 
 def power_to_db(power: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
-    """10 * log10(power), e.g. after averaging in power; zero power gives NaN, not -inf."""
+    """Linear power to dB, e.g. after averaging in power.
+
+    Parameters
+    ----------
+    power : xarray.DataArray or xarray.Dataset
+        Linear gamma-nought power.
+
+    Returns
+    -------
+    xarray.DataArray or xarray.Dataset
+        10·log10(power) in dB; zero power gives NaN, not -inf.
+    """
 
     def one(p: xr.DataArray) -> xr.DataArray:
         out = (10 * xr.apply_ufunc(np.log10, p.where(p > 0), dask="allowed")).astype(np.float32)
@@ -176,7 +223,18 @@ def power_to_db(power: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
 
 
 def db_to_dn(db: xr.DataArray) -> xr.DataArray:
-    """The inverse of :func:`to_db` for one band: DN as float32 (round it to get the stored value)."""
+    """The inverse of :func:`to_db` for one band.
+
+    Parameters
+    ----------
+    db : xarray.DataArray
+        Gamma-nought in dB, with ``time`` (which fixes each step's calibration constant).
+
+    Returns
+    -------
+    xarray.DataArray
+        DN as float32; round it to get the stored value.
+    """
     per_step = calibration_constants(db)
     constants = xr.DataArray(per_step, dims="time", coords={"time": db.time}) if "time" in db.dims else per_step[0]
     out = (10 ** ((db - constants) / 20)).astype(np.float32)
@@ -185,7 +243,18 @@ def db_to_dn(db: xr.DataArray) -> xr.DataArray:
 
 
 def hv_hh_ratio(ds: xr.Dataset) -> xr.DataArray:
-    """HV/HH amplitude ratio (float32), NaN where either band is no data (never a division by zero)."""
+    """The HV/HH amplitude ratio.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``hh`` and ``hv`` DNs.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32, unitless; NaN where either band is no data (never a division by zero).
+    """
     require_not_empty(ds)
     for band in ("hh", "hv"):
         if band not in ds.data_vars:

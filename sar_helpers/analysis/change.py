@@ -24,10 +24,10 @@ import xarray as xr
 
 from sar_helpers.checks import platforms, require_bands, require_dtype, require_not_empty
 
+from .areas import class_areas
 from .calibration import to_power
 from .masking import in_classes
 from .speckle import estimated_looks, lee_filter
-from .statistics import class_areas
 from .steps import time_steps
 from .temporal import observation_date_map
 
@@ -187,24 +187,45 @@ def detect_change(
     looks: float | None = None,
     classes=("land",),
 ) -> xr.Dataset:
-    """Where ``band`` decreased or increased between the mosaics ``before`` and ``after`` (years or
-    dates of two time steps of a ``dc.load`` with ``band``, ``mask`` and ``date``).
+    """Where ``band`` fell or rose between two mosaics, from speckle-filtered backscatter.
 
-    Each mosaic is calibrated to power, pixels outside ``classes`` masked (default land: water is
-    noise at both dates), and speckle-filtered (:func:`lee_filter` with ``size``, ``method``,
-    ``looks``; by default the enhanced Lee filter, whose noise term is speckle's own, with the
-    looks measured on the ``before`` mosaic by :func:`estimated_looks`); the log-ratio of the filtered powers (dB) is then classed as decrease
-    (≤ −threshold), increase (≥ +threshold) or no change. ``threshold_db`` (positive, dB) applies to
-    both sides; without it each side's threshold is found by Kittler and Illingworth's
-    minimum-error method on the log-ratio's histogram (a warning says when a side has no distinct
-    change to find). Forest loss at L-band is mostly a drop in HV, hence the default band.
+    Each mosaic is calibrated to power, pixels outside ``classes`` masked, and filtered
+    (:func:`lee_filter`); the log-ratio of the filtered powers (dB) is classed as decrease
+    (≤ −threshold), increase (≥ +threshold) or no change. Without ``threshold_db`` each side's
+    threshold is found by Kittler and Illingworth's minimum-error method on the log-ratio's
+    histogram (a warning says when a side has no distinct change to find). Forest loss at L-band is
+    mostly a drop in HV, hence the default band.
 
-    Returns a Dataset: ``change`` (uint8: 0 no data, 1 no change, 2 decrease, 3 increase; lazy if
-    the load is), ``log_ratio`` (float32 dB, filtered), ``days`` (float32, days between each
-    pixel's two acquisitions) and ``before_db`` (the filtered ``before`` mosaic, dB: a decrease
-    is forest loss only where the ground was forest before); its attributes hold the thresholds and how they were found.
-    Refuses (one sentence) a band the data lacks, one mosaic, ``before`` not earlier than
-    ``after``, mosaics with no valid pixel in common, and pixels that share one acquisition.
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``band`` (DNs), ``mask`` and ``date``.
+    before, after : int, str or datetime64
+        The two mosaics: years or dates of two time steps, ``before`` earlier.
+    band : {"hv", "hh"}, default "hv"
+        The band compared.
+    threshold_db : float, optional
+        A positive threshold (dB) for both sides; found from the data when not given.
+    size, method, looks
+        The filter's (:func:`lee_filter`); by default the enhanced Lee filter with the looks
+        measured on the ``before`` mosaic (:func:`estimated_looks`).
+    classes : sequence of str, default ("land",)
+        Mask classes kept (water is noise at both dates).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``change`` (uint8: 0 no data, 1 no change, 2 decrease, 3 increase; lazy if the load is),
+        ``log_ratio`` (float32 dB, filtered), ``days`` (float32, days between each pixel's two
+        acquisitions) and ``before_db`` (the filtered ``before`` mosaic, dB: a decrease is forest
+        loss only where the ground was forest before); the attributes hold the thresholds and how
+        they were found.
+
+    Raises
+    ------
+    ValueError
+        A band the data lacks, one mosaic, ``before`` not earlier than ``after``, mosaics with no
+        valid pixel in common, or pixels that share one acquisition.
     """
     first, last = _pair(ds, before, after, band)
     pair = ds[[band, "mask", "date"]].isel(time=[first, last])
@@ -232,5 +253,16 @@ def detect_change(
 
 
 def change_areas(change: xr.Dataset | xr.DataArray) -> pd.Series:
-    """Area of each change class in km² (true pixel areas, per latitude on a geographic grid)."""
+    """Area of each change class of :func:`detect_change`.
+
+    Parameters
+    ----------
+    change : xarray.Dataset or xarray.DataArray
+        :func:`detect_change`'s result, or its ``change`` variable.
+
+    Returns
+    -------
+    pandas.Series
+        km² per class (no data, no change, decrease, increase), from true pixel areas.
+    """
     return class_areas(change["change"] if isinstance(change, xr.Dataset) else change, CHANGE_CLASSES)

@@ -40,10 +40,25 @@ def in_classes(mask: xr.DataArray, classes: Sequence[str]) -> xr.DataArray:
 
 
 def valid_mask(ds: xr.Dataset, classes: Sequence[str] = VALID_CLASSES) -> xr.DataArray:
-    """Pixels whose ``mask`` class is one of ``classes`` (default land and water).
+    """Pixels whose ``mask`` class is one of ``classes``.
 
-    Lay-over, shadowing and no-data pixels are False. ``classes`` are names from
-    the product's flags definition: no_data, water, lay_over, shadowing, land.
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with the ``mask`` band.
+    classes : sequence of str, default ("land", "water")
+        Names from the product's flags definition: no_data, water, lay_over, shadowing, land.
+
+    Returns
+    -------
+    xarray.DataArray
+        Boolean, True where the class is kept: lay-over, shadowing and no data are False by
+        default. Lazy if the load is.
+
+    Raises
+    ------
+    ValueError
+        No ``mask`` band, or a class name the product does not define.
     """
     require_not_empty(ds)
     require_bands(ds, ["mask"], "valid_mask")

@@ -21,11 +21,25 @@ from .kernels import moments, speckle_filter
 
 
 def equivalent_looks(power: xr.DataArray) -> xr.DataArray:
-    """The equivalent number of looks (ENL = mean² / variance of the intensity) of ``power``
-    (linear gamma-nought, as :func:`to_power` gives) per time step, over its valid pixels.
+    """The equivalent number of looks (ENL = mean² / variance of the intensity) per time step.
 
     Meaningful only over a uniform surface (one kind of ground, no edges): there it measures the
-    speckle; anywhere else texture lowers it. NaN pixels are left out.
+    speckle; anywhere else texture lowers it.
+
+    Parameters
+    ----------
+    power : xarray.DataArray
+        Linear gamma-nought (:func:`to_power`) of a uniform area; NaN pixels are left out.
+
+    Returns
+    -------
+    xarray.DataArray
+        The ENL (unitless) per time step.
+
+    Raises
+    ------
+    ValueError
+        Values in dB: give linear power.
     """
     require_not_empty(power)
     if str(power.attrs.get("units", "1")).lower() in ("db", "decibel"):
@@ -38,9 +52,29 @@ def equivalent_looks(power: xr.DataArray) -> xr.DataArray:
 
 
 def estimated_looks(power: xr.DataArray, size: int = 7) -> float:
-    """The equivalent number of looks of one image of linear power: the median, over blocks of
-    ``size`` × ``size`` pixels with no masked pixel, of mean² / variance. Texture and edges lower
-    a block's value; the median holds where most blocks are uniform ground. Reads the image."""
+    """The equivalent number of looks of one image, from its uniform blocks.
+
+    The median, over blocks of ``size`` × ``size`` pixels with no masked pixel, of mean² / variance:
+    texture and edges lower a block's value, and the median holds where most blocks are uniform
+    ground. Reads the image (computes a lazy one).
+
+    Parameters
+    ----------
+    power : xarray.DataArray
+        One image (2-D) of linear power.
+    size : int, default 7
+        The block's side in pixels.
+
+    Returns
+    -------
+    float
+        The ENL (unitless).
+
+    Raises
+    ------
+    ValueError
+        Values in dB (give power), or no block free of masked pixels (give ``looks=``).
+    """
     if str(power.attrs.get("units", "1")).lower() in ("db", "decibel"):
         raise ValueError("estimated_looks takes linear power (sar.to_power), not dB.")
     y, x = [d for d in power.dims if d != "time"][-2:]
@@ -145,28 +179,48 @@ def _image_variance(array):
 
 
 def lee_filter(data: xr.DataArray, size: int = 7, method: str = "lee", looks: float | None = None) -> xr.DataArray:
-    """Speckle-filter every time step of one band: calibrated gamma-nought in dB or linear power
-    (``sar.to_db`` / ``sar.to_power``), NaN where masked. Returns float32 in the same units,
-    lazy if ``data`` is (each chunk filtered with the ``size // 2`` pixels of overlap its window
-    needs, so the result does not depend on the chunking beyond float rounding).
+    """Speckle-filter every time step of one band with the Lee or the enhanced Lee filter.
 
-    - ``method="lee"``: the Lee filter as Digital Earth Australia's ``dea_tools.sar.lee_filter``
-      computes it: local mean m and variance v in a ``size`` × ``size`` window, the noise term the
-      variance of the whole image, output m + v / (v + noise) · (x − m). On NaN-free input it gives
-      the same numbers (relative 1e-5). Where ours differs, and why: masked pixels (NaN) stay NaN
-      and are left out of their neighbours' windows (DEA's spreads NaN to every window touching
-      one, or, with its notebooks' fill of 0, pulls edges towards 0); the noise term is the variance
-      of each time step's whole image, not of each chunk (DEA's changes with the chunking); chunks
-      are filtered with overlap, not cut at their edges. Image edges are mirrored, as scipy's
-      default is. On dB values the filter averages logarithms; filter power (``sar.to_power``) for
-      averages in power.
-    - ``method="enhanced", looks=N``: the enhanced Lee filter (Lopes et al. 1990) that biota uses:
-      coefficient of variation Ci = std / mean in the window, Cu = √(1/N), Cmax = √(1 + 2/N),
-      damping 1; the window mean where Ci ≤ Cu, the pixel where Ci ≥ Cmax, an exponential blend
-      between. ``N`` is the equivalent number of looks (``sar.equivalent_looks``). It always works
-      on intensity: dB input is filtered as power and returned in dB (biota filters dB values
-      directly, where Ci is negative and the filter becomes a plain window mean). Masked pixels
-      are left out of windows (biota fills them from the nearest valid pixel).
+    - ``method="lee"``: as Digital Earth Australia's ``dea_tools.sar.lee_filter`` computes it: local
+      mean m and variance v in a ``size`` × ``size`` window, the noise term the variance of the
+      whole image, output m + v / (v + noise) · (x − m); on NaN-free input the same numbers
+      (relative 1e-5). Where ours differs: masked pixels (NaN) stay NaN and are left out of their
+      neighbours' windows; the noise term is the variance of each time step's whole image, not of
+      each chunk; chunks are filtered with overlap, not cut at their edges. Image edges are
+      mirrored, as scipy's default is. On dB values the filter averages logarithms.
+    - ``method="enhanced"``: the enhanced Lee filter (Lopes et al. 1990) that biota uses:
+      Ci = std / mean in the window, Cu = √(1/N), Cmax = √(1 + 2/N), damping 1; the window mean where
+      Ci ≤ Cu, the pixel where Ci ≥ Cmax, an exponential blend between. It always works on
+      intensity: dB input is filtered as power and returned in dB. Masked pixels are left out of
+      windows.
+
+    Parameters
+    ----------
+    data : xarray.DataArray
+        Calibrated gamma-nought in dB or linear power (:func:`to_db`, :func:`to_power`), NaN where
+        masked, with ``time``.
+    size : int, default 7
+        The window's side in pixels (odd).
+    method : {"lee", "enhanced"}, default "lee"
+        Which filter.
+    looks : float, optional
+        The equivalent number of looks N (:func:`equivalent_looks`); needed by "enhanced".
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 in ``data``'s units; lazy if ``data`` is (each chunk filtered with the ``size // 2``
+        pixels of overlap its window needs, so the result does not depend on the chunking beyond
+        float rounding).
+
+    Raises
+    ------
+    TypeError
+        A Dataset instead of one band.
+    ValueError
+        DNs instead of calibrated values, a ``size`` that is not odd and 3 or more, an unknown
+        ``method``, "enhanced" without ``looks`` (or "lee" with it), or a window larger than the
+        chunks.
     """
     check_filter_input(data, size, method, looks)
     y, x = _spatial_dims(data)

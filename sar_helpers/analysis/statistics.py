@@ -15,8 +15,6 @@ from functools import partial
 import dask
 import dask.array as dsa
 import numpy as np
-import odc.geo.xr  # noqa: F401  (the .odc accessor pixel_area_km2 reads the CRS with)
-import pandas as pd
 import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
@@ -24,6 +22,7 @@ from dask.highlevelgraph import HighLevelGraph
 from sar_helpers.checks import mosaic_years, platforms, require_bands, require_dtype, require_not_empty
 from sar_helpers.products import VALID_CLASSES
 
+from .areas import pixel_area_km2
 from .calibration import calibration_constants, dn_table
 from .counts import BINS, median_of_counts, value_counts
 from .kernels import class_table, count_above, count_values_and_above, difference_of_lookups
@@ -32,10 +31,22 @@ from .steps import time_steps
 
 
 def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES) -> xr.DataArray:
-    """DN counts (band, time, dn) of hh and hv over pixels whose mask class is in ``classes``.
+    """Exact DN counts of ``hh`` and ``hv`` per time step, over pixels whose mask class is kept.
 
-    Lazy when ``ds`` is (one task per chunk counts both bands): persist it on a
-    cluster and watch the progress, or compute it with the other results of the same pass.
+    Lazy when the load is (one task per chunk counts both bands): persist it on a cluster and watch
+    the progress, or compute it with the other results of the same pass.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``hh``, ``hv`` (DNs, uint16) and ``mask``.
+    classes : sequence of str, default ("land", "water")
+        Mask classes counted.
+
+    Returns
+    -------
+    xarray.DataArray
+        Counts of pixels (band, time, dn), dn 0–65,535 (DN 0 is no data and never counted).
     """
     require_not_empty(ds)
     bands = [b for b in ("hh", "hv") if b in ds.data_vars]
@@ -48,13 +59,27 @@ def backscatter_histograms(ds: xr.Dataset, classes=VALID_CLASSES) -> xr.DataArra
 
 
 def yearly_backscatter(ds: xr.Dataset, histograms: xr.DataArray | None = None, classes=VALID_CLASSES) -> xr.Dataset:
-    """Per time step and band: mean and median gamma-nought in dB over valid pixels, and their count.
+    """Mean and median gamma-nought per time step and band, over valid pixels, exactly.
 
-    The mean is taken in linear power and then converted to dB (the mean of dB
-    values would be biased low by speckle); the median of power and of dB is the
-    same pixel. Mean and median differ mostly because the area mixes surfaces (a mean
-    in power is pulled up by the bright ones), and also by speckle. Exact, from the DN histograms (made here unless ``histograms`` from
-    :func:`backscatter_histograms` are given).
+    The mean is taken in linear power and then converted to dB (the mean of dB values would be
+    biased low by speckle); the median of power and of dB is the same pixel. Mean and median differ
+    mostly because the area mixes surfaces (a mean in power is pulled up by the bright ones), and
+    also by speckle.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``hh``, ``hv`` (DNs) and ``mask``.
+    histograms : xarray.DataArray, optional
+        The DN counts of :func:`backscatter_histograms`, if already made (made here otherwise).
+    classes : sequence of str, default ("land", "water")
+        Mask classes counted.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per band, along ``time``: ``{band}_mean_db`` and ``{band}_median_db`` (dB) and
+        ``{band}_valid_pixels`` (the count), with each step's ``platform``.
     """
     histograms = histograms if histograms is not None else backscatter_histograms(ds, classes)
     satellites = platforms(ds)
@@ -83,41 +108,6 @@ def yearly_backscatter(ds: xr.Dataset, histograms: xr.DataArray | None = None, c
         out[f"{band}_valid_pixels"] = ("time", np.array(valid, dtype=np.int64), {"units": "pixels"})
     platform = ("time", [p.name for p in satellites])
     return xr.Dataset(out, coords={"time": ds.time, "platform": platform}, attrs=dict(ds.attrs))
-
-
-def pixel_area_km2(ds: xr.Dataset | xr.DataArray) -> xr.DataArray | float:
-    """Area of one pixel in km²: per latitude on a geographic grid (on the CRS's ellipsoid, WGS84
-    for EPSG:4326), one number on a projected one (the true area on an equal-area projection
-    such as EPSG:6933; on others, the grid's own)."""
-    crs = ds.odc.crs
-    if crs is None:
-        raise ValueError(
-            "The data has no coordinate reference system (no spatial_ref); load it with dc.load, "
-            "or set one with ds.odc.assign_crs('EPSG:4326')."
-        )
-    if crs.geographic:
-        lat = ds["latitude"]
-        res_lat = abs(float(lat[1] - lat[0])) if lat.size > 1 else 0.000222222222222
-        res_lon = abs(float(ds["longitude"][1] - ds["longitude"][0])) if ds["longitude"].size > 1 else res_lat
-        ellipsoid = crs.proj.ellipsoid
-        a_km = ellipsoid.semi_major_metre / 1000
-        e = np.sqrt(1 - (ellipsoid.semi_minor_metre / ellipsoid.semi_major_metre) ** 2)
-        north = _zone_area(np.deg2rad(lat.values + res_lat / 2), a_km, e)
-        south = _zone_area(np.deg2rad(lat.values - res_lat / 2), a_km, e)
-        return xr.DataArray(np.deg2rad(res_lon) * (north - south), coords={"latitude": lat}, dims=lat.dims)
-    res = ds.odc.geobox.resolution
-    factor = {"metre": 1e-3, "m": 1e-3}.get(crs.units[0], None)
-    if factor is None:
-        raise ValueError(f"Cannot tell pixel areas in units of {crs.units[0]}; reproject to metres.")
-    return abs(res.x * res.y) * factor * factor
-
-
-def _zone_area(phi: np.ndarray, a: float, e: float) -> np.ndarray:
-    """Area, per radian of longitude, between the equator and latitude ``phi`` on an ellipsoid of
-    semi-major axis ``a`` and eccentricity ``e`` (the authalic-latitude formula)."""
-    s = np.sin(phi)
-    b2 = a * a * (1 - e * e)
-    return b2 / 2 * (s / (1 - e * e * s * s) + np.log((1 + e * s) / (1 - e * s)) / (2 * e))
 
 
 def _block_summary(mask, *bands, keep, thresholds, histograms, total_rows, block_info=None) -> np.ndarray:
@@ -226,18 +216,29 @@ def _split_counts(summary: np.ndarray, width: int) -> np.ndarray:
 
 
 def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLASSES) -> xr.DataArray:
-    """Area (km², each pixel's true area) per time step whose HH gamma-nought is above
-    ``threshold_db`` among pixels whose mask class is in ``classes``: a proxy for built-up land,
-    not a map of it.
+    """Area per time step whose HH is brighter than ``threshold_db``: a proxy for built-up land, not a map of it.
 
     Buildings are the brightest L-band HH returns (double bounce), so a high threshold picks them,
-    but also whatever else is bright: irrigated fields near -8 dB, rough rock, and, pixel by pixel,
-    speckle (a 4-look pixel of a -10 dB surface passes -8 dB one time in eight). Lay-over is
-    excluded by the default ``classes`` because terrain facing the radar is bright without being
-    built up. Choose the threshold from the data (the HH histogram of known built-up and open land)
-    and average the backscatter spatially first where speckle matters. NaN for a time step with no
-    valid pixel. Lazy on dask (one task per chunk) until the sum is asked for;
-    :func:`histograms_and_built_up_area` makes it in the histograms' pass.
+    but also whatever else is bright: irrigated fields near −8 dB, rough rock, and, pixel by pixel,
+    speckle (a 4-look pixel of a −10 dB surface passes −8 dB one time in eight). Lay-over is excluded
+    by the default ``classes`` because terrain facing the radar is bright without being built up.
+    Choose the threshold from the data (the HH histogram of known built-up and open land) and
+    average spatially first where speckle matters. Lazy on dask (one task per chunk) until the sum
+    is asked for; :func:`histograms_and_built_up_area` makes it in the histograms' pass.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``hh`` (DNs) and ``mask``.
+    threshold_db : float, default -8.0
+        HH gamma-nought (dB) above which a pixel counts.
+    classes : sequence of str, default ("land", "water")
+        Mask classes counted.
+
+    Returns
+    -------
+    xarray.DataArray
+        km² per time step (each pixel's true area); NaN for a time step with no valid pixel.
     """
     return _counts_and_area(ds, threshold_db, classes, False, "built_up_area")[1]
 
@@ -245,30 +246,28 @@ def built_up_area(ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLAS
 def histograms_and_built_up_area(
     ds: xr.Dataset, threshold_db: float = -8.0, classes=VALID_CLASSES
 ) -> tuple[xr.DataArray, xr.DataArray]:
-    """``(backscatter_histograms(ds, classes), built_up_area(ds, threshold_db, classes))`` from one
-    pass over the pixels: on dask, one task per chunk counts the DNs and the bright pixels together."""
+    """:func:`backscatter_histograms` and :func:`built_up_area` from one pass over the pixels.
+
+    On dask, one task per chunk counts the DNs and the bright pixels together.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``hh``, ``hv`` (DNs) and ``mask``.
+    threshold_db : float, default -8.0
+        HH gamma-nought (dB) above which a pixel counts as bright.
+    classes : sequence of str, default ("land", "water")
+        Mask classes counted.
+
+    Returns
+    -------
+    tuple of xarray.DataArray
+        The DN counts (band, time, dn) and the bright area (km² per time step), equal to the bit to
+        what each function gives alone.
+    """
     histograms, area = _counts_and_area(ds, threshold_db, classes, True, "histograms_and_built_up_area")
     assert histograms is not None
     return histograms, area
-
-
-def class_areas(classes: xr.DataArray, names: dict[str, int]) -> pd.Series:
-    """Area (km², true pixel areas) of each class of a 2-D class map, by name (``names``: name -> value)."""
-    area = pixel_area_km2(classes)
-    totals = xr.Dataset({name: ((classes == value) * area).sum() for name, value in names.items()}).compute()
-    return pd.Series({name: float(totals[name]) for name in names}, name="area_km2")
-
-
-def area_above(data: xr.DataArray, threshold: float) -> xr.DataArray:
-    """Area (km², each pixel's true area) per time step where ``data`` (e.g. filtered HH in dB) is
-    above ``threshold`` (in its units); NaN for a time step with no valid (finite) pixel. Lazy on dask."""
-    require_not_empty(data)
-    y, x = [d for d in data.dims if d != "time"][-2:]
-    area = pixel_area_km2(data)
-    above = ((data > threshold) * area).sum([y, x])
-    out = above.where(data.notnull().any([y, x])).rename("area_above_km2")
-    out.attrs = {"units": "km2", "long_name": f"area above {threshold} {data.attrs.get('units', '')}".strip()}
-    return out
 
 
 def _log_ratio_block(dn_before, mask_before, dn_after, mask_after, *, at, keep, before, after) -> np.ndarray:
@@ -286,15 +285,29 @@ def _block_of(chunks: tuple[int, ...], position: int) -> tuple[int, int]:
 
 
 def log_ratio(ds: xr.Dataset, before, after, band: str = "hh", classes=("land",)) -> xr.DataArray:
-    """The log-ratio of ``band`` between two time steps (years or dates): 10·log10(γ⁰ after / γ⁰
-    before), in dB, per pixel; NaN where either step's mask class is not in ``classes`` (default
-    land: over water both values sit near the noise floor and their ratio is noise).
+    """The log-ratio of ``band`` between two time steps: a raw product, not a map of change.
 
-    This is a raw product, not a map of change: per pixel it holds speckle (for two independent
-    4-look intensities the log-ratio of an unchanged pixel has a standard deviation of about
-    3.3 dB, so about a third of unchanged pixels pass ±3 dB), any difference between the two
-    sensors and seasons, and the change itself. Filter or aggregate it before any threshold.
-    Lazy on dask: one compiled pass per chunk, as soon as both steps are read.
+    Per pixel it holds speckle (for two independent 4-look intensities an unchanged pixel's
+    log-ratio has a standard deviation of about 3.3 dB, so about a third of unchanged pixels pass
+    ±3 dB), any difference between the two sensors and seasons, and the change itself. Filter or
+    aggregate it before any threshold (:func:`detect_change` does). Lazy on dask: one compiled
+    pass per chunk, as soon as both steps are read.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with ``band`` (DNs) and ``mask``.
+    before, after : int, str or datetime64
+        The two time steps: years (2007) or dates ("2007-06-27").
+    band : {"hh", "hv"}, default "hh"
+        The band compared.
+    classes : sequence of str, default ("land",)
+        Mask classes kept at both steps (over water both values sit near the noise floor).
+
+    Returns
+    -------
+    xarray.DataArray
+        10·log10(γ⁰ after / γ⁰ before) in dB (float32); NaN where either step is masked.
     """
     require_bands(ds, [band, "mask"], "log_ratio")
     require_dtype(ds[band], "uint16", "log_ratio takes the DNs as loaded.")

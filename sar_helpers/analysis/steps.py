@@ -40,7 +40,20 @@ def time_steps(ds: xr.Dataset | xr.DataArray, when=None) -> list[int]:
 
 
 def spread_steps(ds: xr.Dataset | xr.DataArray, n: int = 3) -> list[int]:
-    """``n`` time steps spread evenly from the first to the last (all of them if fewer)."""
+    """Time steps spread evenly from the first to the last.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A load with a ``time`` dimension.
+    n : int, default 3
+        How many.
+
+    Returns
+    -------
+    list of int
+        Positions along ``time``; all of them if there are fewer than ``n``.
+    """
     require_not_empty(ds)
     count = ds.sizes["time"]
     n = min(n, count)

@@ -36,16 +36,24 @@ def _date_band(ds: xr.Dataset) -> xr.DataArray:
 
 
 def observation_dates(ds: xr.Dataset) -> pd.DataFrame:
-    """One row per time step: the mosaic's year, platform, earliest, latest and median
-    observation date of its acquired pixels, the span in days, the share of no data, and
-    ``same_dates_as``: the earlier mosaic whose pixels have the same earliest, latest and
-    median dates (the same acquisition reused: over the tutorial area 2022 repeats 2021-12-28),
-    which a time series should drop or mark, since between the two nothing can have changed.
+    """A table of each mosaic's observation dates.
 
-    No-data pixels (date 0) are left out of the dates. The median is the middle day of
-    the acquired pixels (the midpoint of the middle two for an even count) rounded to the
-    nearest whole day, ties upward. A time step with no data at all gets empty dates and a
-    warning.
+    No-data pixels (date 0) are left out. The median is the middle day of the acquired pixels (the
+    midpoint of the middle two for an even count), rounded to the nearest whole day, ties upward.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with the ``date`` band (days since the satellite's launch).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per time step: the mosaic's year, platform, earliest, latest and median observation
+        date, the span in days, the share of no data, and ``same_dates_as``: the earlier mosaic whose
+        pixels have the same earliest, latest and median dates (one acquisition reused: over the
+        tutorial area 2022 repeats 2021-12-28), which a time series should drop or mark. A time
+        step with no data at all gets empty dates and a warning.
     """
     date = _date_band(ds)
     satellites = platforms(ds)
@@ -105,7 +113,18 @@ def _same_dates_as(table: pd.DataFrame) -> pd.Series:
 
 
 def observation_date_map(ds: xr.Dataset) -> xr.DataArray:
-    """The acquisition date of every pixel as datetime64 (NaT where no data); lazy on dask."""
+    """The acquisition date of every pixel.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with the ``date`` band.
+
+    Returns
+    -------
+    xarray.DataArray
+        datetime64, NaT where no data; lazy if the load is.
+    """
     date = _date_band(ds)
     when = _launches(ds) + date.astype("timedelta64[D]").astype("timedelta64[ns]")
     out = when.where(date > 0).rename("observation_date")
@@ -114,14 +133,26 @@ def observation_date_map(ds: xr.Dataset) -> xr.DataArray:
 
 
 def relabel_time(ds: xr.Dataset, by: str = "median", duplicates: str = "warn") -> xr.Dataset:
-    """Label each time step by its observation date (``by``: median, earliest or latest).
+    """Label each time step by its observation date instead of the mosaic's year.
 
-    The original labels stay as the ``mosaic`` coordinate (the mosaic's year) and
-    time steps are put in order of the new labels, stably. Two mosaics can share an
-    acquisition (over the tutorial area, 2022 reuses 2021-12-28), which makes the
-    new labels repeat: ``duplicates`` says what then happens: "warn" keeps every
-    step and warns, "drop" keeps the first mosaic of each label and warns, "raise"
-    refuses. Labels that come out of order are sorted, with a warning.
+    The original labels stay as the ``mosaic`` coordinate, and time steps are put in order of the new
+    labels, stably. Labels that come out of order are sorted, with a warning.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with the ``date`` band.
+    by : {"median", "earliest", "latest"}, default "median"
+        Which of each mosaic's observation dates labels it.
+    duplicates : {"warn", "drop", "raise"}, default "warn"
+        Two mosaics can share an acquisition (over the tutorial area, 2022 reuses 2021-12-28):
+        "warn" keeps every step and warns, "drop" keeps the first mosaic of each label and warns,
+        "raise" refuses.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with the new ``time`` labels and the ``mosaic`` coordinate.
     """
     if by not in ("median", "earliest", "latest"):
         raise ValueError(f"by must be 'median', 'earliest' or 'latest', not {by!r}.")

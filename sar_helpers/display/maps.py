@@ -15,12 +15,25 @@ ESRI_IMAGERY = (
 def display_map(
     x: tuple[float, float], y: tuple[float, float], crs: str = "EPSG:4326", tiles=ESRI_IMAGERY
 ) -> folium.Map:
-    """A folium map zoomed to the box ``x`` by ``y`` (in ``crs``), with the box drawn.
+    """A folium map zoomed to a box, with the box drawn.
 
-    ``tiles`` is a (URL template, attribution) pair, a folium tile name such as
-    "OpenStreetMap", or None for no background. Building the map needs no network:
-    the tiles and Leaflet's scripts are fetched by the browser that shows it, so
-    offline the box is still there but the background stays blank.
+    Building the map needs no network: the tiles and Leaflet's scripts are fetched by the browser
+    that shows it, so offline the box is still there but the background stays blank.
+
+    Parameters
+    ----------
+    x, y : (float, float)
+        The box's edges, smallest first, in ``crs``.
+    crs : str, default "EPSG:4326"
+        The box's CRS.
+    tiles : (str, str), str or None
+        A (URL template, attribution) pair (default: Esri's imagery), a folium tile name such as
+        "OpenStreetMap", or None for no background.
+
+    Returns
+    -------
+    folium.Map
+        The map; shown when it is a cell's last value.
     """
     (x0, x1), (y0, y1) = sorted(x), sorted(y)
     if x0 == x1 or y0 == y1:

@@ -89,14 +89,35 @@ def rgb(
     size: float = 4,
     savefig_path=None,
 ) -> Figure:
-    """RGB composites of three bands, one panel per time step; returns the figure.
+    """RGB composites of three bands, one panel per time step.
 
-    Each band is stretched linearly to 0..1 over all the chosen time steps together
-    (so panels compare): between its 2nd and 98th percentiles with ``robust``,
-    between ``percentile_stretch`` percentiles if given, else between min and max.
-    NaN (no data, masked) is drawn black. ``when`` picks time steps: positions,
-    years or dates (see :func:`time_steps`). Panel titles give each step's date.
-    A ``hvhh`` band that the data lacks is made from hh and hv (:func:`hv_hh_ratio`).
+    Each band is stretched linearly to 0–1 over all the chosen time steps together (so panels
+    compare). NaN (no data, masked) is drawn black. Panel titles give each step's date. A ``hvhh``
+    band that the data lacks is made from hh and hv (:func:`hv_hh_ratio`).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load (DNs, or dB from :func:`to_db`).
+    bands : sequence of str, default ("hh", "hv", "hvhh")
+        Red, green and blue.
+    when : int, str, datetime64 or a list of them, optional
+        Time steps: positions (negative from the end), years or dates; all by default.
+    robust : bool, default True
+        Stretch between the 2nd and 98th percentiles; else between min and max.
+    percentile_stretch : (float, float), optional
+        Other percentiles to stretch between.
+    col_wrap : int, default 4
+        Panels per row.
+    size : float, default 4
+        Each panel's height in inches.
+    savefig_path : str or pathlib.Path, optional
+        Also write the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
     """
     require_not_empty(ds)
     if len(bands) != 3:
@@ -142,10 +163,30 @@ def _units(da: xr.DataArray) -> str:
 def histograms(
     ds: xr.Dataset, bands: Sequence[str], bins: int = 100, when=None, size: float = 4, savefig_path=None
 ) -> Figure:
-    """Histograms of several bands side by side, over the chosen time steps; returns the figure.
+    """Histograms of several bands side by side, over the chosen time steps.
 
-    No data (DN 0, NaN) is left out. The x axis is labelled with each band's units
-    (DN for raw bands, dB for converted ones).
+    No data (DN 0, NaN) is left out; the x axis names each band's units (DN for raw bands, dB for
+    converted ones).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load (DNs, or dB from :func:`to_db`).
+    bands : sequence of str
+        The bands, one panel each.
+    bins : int, default 100
+        Bins per histogram.
+    when : int, str, datetime64 or a list of them, optional
+        Time steps: positions, years or dates; all by default.
+    size : float, default 4
+        Each panel's height in inches.
+    savefig_path : str or pathlib.Path, optional
+        Also write the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
     """
     require_not_empty(ds)
     require_bands(ds, bands, "histograms")
@@ -172,10 +213,26 @@ def histograms(
 
 
 def plot_observation_dates(ds: xr.Dataset, when=0, size: float = 6, savefig_path=None) -> Figure:
-    """Map of one time step's observation dates, with dates on the colour bar; returns the figure.
+    """A map of one time step's observation dates.
 
-    Each acquisition gets its own colour when there are a dozen or fewer, else a
-    continuous scale. No-data pixels stay white.
+    Each acquisition gets its own colour when there are a dozen or fewer, else a continuous scale;
+    no-data pixels stay white.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A load with the ``date`` band.
+    when : int, str or datetime64, default 0
+        The time step: a position, a year or a date.
+    size : float, default 6
+        The figure's height in inches.
+    savefig_path : str or pathlib.Path, optional
+        Also write the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The map, with dates on the colour bar.
     """
     steps = time_steps(ds, when)
     if len(steps) != 1:
@@ -223,12 +280,32 @@ def plot_yearly(
     size: float = 4,
     savefig_path=None,
 ) -> Figure:
-    """One or more values per mosaic (1-D along time) against the mosaic's year; returns the figure.
+    """One or more values per mosaic against the mosaic's year.
 
-    Lines join only consecutive years, so they break where no mosaic exists (2011-2014, between
-    ALOS and ALOS-2); each satellite's years are shaded and named, because a step between sensors
-    is not a change on the ground. With ``dates`` (from :func:`observation_dates`), a mosaic that
-    reuses an earlier one's acquisition is drawn hollow, off the line, and named in the legend.
+    Lines join only consecutive years, so they break where no mosaic exists (2011–2014, between ALOS
+    and ALOS-2); each satellite's years are shaded and named, because a step between sensors is not
+    a change on the ground.
+
+    Parameters
+    ----------
+    series : xarray.DataArray or sequence of xarray.DataArray
+        1-D along ``time``; each one's name labels its line.
+    ylabel : str
+        The y axis's label, with units.
+    title : str, optional
+        The figure's title.
+    dates : pandas.DataFrame, optional
+        :func:`observation_dates`' table: a mosaic that reuses an earlier one's acquisition is then
+        drawn hollow, off the line, and named in the legend.
+    size : float, default 4
+        The figure's height in inches.
+    savefig_path : str or pathlib.Path, optional
+        Also write the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
     """
     series = [series] if isinstance(series, xr.DataArray) else list(series)
     if not series:
@@ -274,10 +351,27 @@ def plot_yearly(
 def plot_db_histograms(
     counts: xr.DataArray, band: str = "hh", mark_db: float | None = None, bin_db: float = 0.5, size: float = 4
 ) -> Figure:
-    """Each time step's distribution of ``band`` in dB, from the exact DN counts of
-    :func:`backscatter_histograms` (so it costs nothing more on a whole tile); returns the figure.
+    """Each time step's distribution of one band in dB, from exact DN counts.
 
-    Curves give the share of valid pixels per ``bin_db``-wide bin; ``mark_db`` draws a threshold.
+    The counts of :func:`backscatter_histograms` cost nothing more on a whole tile.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray
+        DN counts (band, time, dn).
+    band : {"hh", "hv"}, default "hh"
+        The band drawn.
+    mark_db : float, optional
+        A threshold (dB) to draw.
+    bin_db : float, default 0.5
+        Bin width in dB.
+    size : float, default 4
+        The figure's height in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Curves of the share of valid pixels per bin, one per time step.
     """
     if "band" not in counts.dims or band not in counts["band"].values:
         raise ValueError(f"counts has no band {band!r}; make it with sar.backscatter_histograms.")

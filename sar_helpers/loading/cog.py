@@ -54,11 +54,23 @@ def write_array(
 
 
 def write_cog(da: xr.DataArray, path: Path | str) -> Path:
-    """A 2-D DataArray (computed if lazy) as a COG on its own grid; NaN is the no-data value of floats.
+    """Write a 2-D map as a Cloud-Optimized GeoTIFF on its own grid.
 
     Its overviews (what a GIS shows zoomed out) take the nearest pixel for values in dB and for
-    integers (classes, dates), whose average would mean nothing (an average of dB is not the dB of
-    the average power), and the average for other values (power, amplitude).
+    integers (classes, dates), whose average would mean nothing, and the average for other values
+    (power, amplitude).
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        2-D, with a CRS (computed if lazy). NaN is the no-data value of floats.
+    path : str or pathlib.Path
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
     """
     if da.ndim != 2:
         raise ValueError(f"write_cog writes one 2-D band; this array has dimensions {da.dims}. Select one time step.")

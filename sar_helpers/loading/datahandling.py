@@ -26,13 +26,23 @@ from .remote import REMOTE_READING
 
 
 def add_platform(ds: xr.Dataset, datasets: Iterable) -> xr.Dataset:
-    """Copy the datasets' metadata onto ``ds``: ``platform``, ``instrument`` and (where
-    the datasets give it) ``launchdate`` coordinates along ``time``, and the attribute
-    ``product``.
+    """Copy the datasets' satellite metadata onto a load.
 
-    ``datasets`` are the ODC datasets the load used (``dc.find_datasets`` with the same
-    query). The helpers do not need this (a mosaic's year names its satellite), but
-    with it they check the year against the metadata.
+    The helpers do not need it (a mosaic's year names its satellite), but with it they check the
+    year against the metadata (:func:`platforms`).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A ``dc.load`` of one mosaic product.
+    datasets : iterable of datacube.model.Dataset
+        The datasets the load used (``dc.find_datasets`` with the same query).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``platform``, ``instrument`` and (where the datasets give it) ``launchdate``
+        coordinates along ``time``, and the attribute ``product``.
     """
     require_not_empty(ds)
     by_time: dict[np.datetime64, set[tuple[str, str, str]]] = defaultdict(set)
@@ -86,14 +96,35 @@ _LOAD_ONLY_OPTIONS = {
 def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **query) -> xr.Dataset:
     """``dc.load`` of one SAR mosaic product, with :func:`add_platform` applied.
 
-    A lazy load (``dask_chunks``) on the product's own grid has its chunks decoded
-    straight into their arrays (:mod:`sar_helpers.loading.reading`): the same values, read faster.
-    Sets ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` in the environment unless it is set: files
-    behind a URL are opened without listing their folder or probing for side-car files.
+    A lazy load (``dask_chunks``) on the product's own grid has its chunks decoded straight into
+    their arrays (``sar_helpers/loading/reading.py``): the same values, bit for bit, read faster.
+    Sets ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` in the environment unless it is set, so that
+    files behind a URL are opened without listing their folder or probing for side-car files.
 
-    Raises a ValueError naming the product's bands for an unknown band, one saying
-    what to check when the query finds no data, and DatabaseUnavailable (one sentence,
-    no driver traceback) when the datacube's database cannot be reached.
+    Parameters
+    ----------
+    dc : datacube.Datacube
+        An open datacube.
+    product : str
+        ``alos_palsar_mosaic``, ``jers_sar_mosaic`` or ``alos_fnf_mosaic``.
+    measurements : sequence of str, optional
+        Bands to load (``hh``, ``hv``, ``mask``, ``date``, ``linci``; ``fnf``); all by default.
+    **query
+        Whatever ``dc.load`` takes: ``x``, ``y``, ``time``, ``dask_chunks``, ``output_crs``, ...
+
+    Returns
+    -------
+    xarray.Dataset
+        The DNs as stored (uint16 backscatter, uint8 mask, uint16 days since launch), one time step
+        per mosaic; lazy with ``dask_chunks``.
+
+    Raises
+    ------
+    ValueError
+        An unknown band (the product's bands are named), or a query that finds no data (what to
+        check is said).
+    DatabaseUnavailable
+        The datacube's database cannot be reached (one sentence, no driver traceback).
     """
     known = get_product(product)
     if measurements is not None:
@@ -123,10 +154,20 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
 
 
 def reproject_options(output_crs: str | None = None, resolution=None) -> dict:
-    """dc.load options to reproject to ``output_crs`` at ``resolution``: {} for the product's own pixels.
+    """The ``dc.load`` options that reproject to ``output_crs`` at ``resolution``.
 
-    ``resolution`` is one number (square pixels, in the CRS's units) or a
-    (y, x) pair such as (-25, 25).
+    Parameters
+    ----------
+    output_crs : str, optional
+        A CRS such as ``"EPSG:6933"``; None keeps the product's own pixels.
+    resolution : float or (float, float), optional
+        One number (square pixels) or a (y, x) pair such as (-25, 25), in the CRS's units.
+        Needed with ``output_crs``.
+
+    Returns
+    -------
+    dict
+        ``output_crs`` and ``resolution`` for ``dc.load``; empty for the product's own pixels.
     """
     if output_crs is None:
         if resolution is not None:

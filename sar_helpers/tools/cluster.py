@@ -42,17 +42,33 @@ class InProcessCluster(LocalCluster):
 def get_client(
     address: str | None = None, n_workers: int | None = None, memory_limit: str | int | None = None
 ) -> Client:
-    """A ``dask.distributed.Client``: to ``address`` (or $DASK_SCHEDULER_ADDRESS), else to a new LocalCluster.
+    """A Dask client: to a running scheduler if one is named, else to a new cluster in this process.
 
-    A named scheduler's workers are given the GDAL setting for files behind a URL
-    (:data:`sar_helpers.loading.remote.REMOTE_READING`) unless they have their own.
+    The local cluster is one worker in this process with a thread per core (at most four) and 80 %
+    of the machine's memory. GDAL, numpy and the compiled loops release the GIL, so threads share
+    the cores without copying chunks between processes. Scheduler and worker talk in memory
+    (``inproc://``): nothing listens on a network port but the dashboard (127.0.0.1 only). A named
+    scheduler's workers are given the GDAL setting for files behind a URL
+    (``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``) by a worker plugin, unless they have their own.
 
-    The local cluster is one worker in this process with a thread per core (at
-    most four; ``n_workers`` sets the threads) and 80 % of the machine's memory.
-    The readers (GDAL), numpy and the compiled counting loops release the GIL, so
-    threads share the cores without copying chunks or results between processes.
-    Scheduler and worker talk in memory (``inproc://``): nothing listens on a
-    network port but the dashboard (``client.dashboard_link``, 127.0.0.1 only).
+    Parameters
+    ----------
+    address : str, optional
+        A scheduler's address (``tcp://host:8786``); ``DASK_SCHEDULER_ADDRESS`` when not given.
+    n_workers : int, optional
+        The local cluster's threads.
+    memory_limit : str or int, optional
+        The local worker's memory limit (bytes, or "8GB").
+
+    Returns
+    -------
+    distributed.Client
+        The client; :func:`release` it when done.
+
+    Raises
+    ------
+    ClusterError
+        No scheduler answered at the address within 5 s.
     """
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
@@ -105,9 +121,19 @@ def worker_memory_bytes(client) -> int:
 
 
 def check_chunks(ds, client) -> int:
-    """Warn, before anything is computed, if one chunk of ``ds`` would not fit a worker's memory.
+    """Warn, before anything is computed, if one chunk would not fit a worker's memory.
 
-    Returns the estimated working set of the largest chunk in bytes.
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A lazy load.
+    client : distributed.Client
+        The client whose workers will compute it.
+
+    Returns
+    -------
+    int
+        The estimated working set of the largest chunk in bytes (about six times its size).
     """
     largest = 0
     for da in ds.data_vars.values():
@@ -127,7 +153,13 @@ def check_chunks(ds, client) -> int:
 
 
 def release(client) -> None:
-    """Disconnect; a local cluster that :func:`get_client` started is shut down, a shared one is left running."""
+    """Disconnect from a cluster: one :func:`get_client` started is shut down, a shared one left running.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client :func:`get_client` gave.
+    """
     cluster = client.cluster
     client.close()
     if cluster is not None:
