@@ -156,3 +156,16 @@ def test_every_public_function_states_its_return_type():
                 ]
             untyped += [f"{module.__name__}.{label}" for label, f in members if "return" not in f.__annotations__]
     assert untyped == []
+
+
+def test_the_readme_is_a_newcomers_page():
+    """Two commands first, every lesson named, the rest in the documentation: 120 lines at most."""
+    readme = (REPO / "README.md").read_text()
+    first_block = readme.split("```")[1]
+    assert first_block.splitlines()[1:3] == [
+        "make demo   # set everything up, build the local test datacube, run the tutorials into reports/",
+        "make test   # set everything up, then run the whole test suite",
+    ]
+    assert all(f"`{notebook.stem}`" in readme for notebook in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert "make docs" in readme
+    assert len(readme.splitlines()) <= 120
