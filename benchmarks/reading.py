@@ -46,9 +46,9 @@ import sys
 import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
+from scaling import CHUNKS, TILE, YEARS, load_kernels, tile_files, whole_tile
 
 PASSES = 3
 GIB = str(2**30)
@@ -113,10 +113,6 @@ def run_variant(kind: str, reuse: bool, files: list[str]) -> dict:
     }
 
 
-YEARS = [2007, 2008, 2009, 2010, *range(2015, 2023)]
-#: One chunk per tile and year, as benchmarks/scaling.py and notebook 03 load the tile.
-CHUNKS = {"time": 1, "latitude": 4608, "longitude": 4608}
-TILE = {"x": (31.0 + 1 / 45000, 32.0 - 1 / 45000), "y": (30.0 + 0.6 / 4500, 31.0 + 0.4 / 4500)}
 STEPS = {
     "the chunks' reads, a thread pool": "pool-reads",
     "the chunks' reads, Dask tasks": "dask-reads",
@@ -165,7 +161,7 @@ def run_step(step: str, config: str) -> dict:
     cores = os.cpu_count() or 1
     keep = kernels.class_table((50, 255))
     table = np.zeros(2**16, dtype=np.float32)
-    kernels.count_values_and_above([np.zeros((2, 2), np.uint16)] * 2, np.zeros((2, 2), np.uint8), keep, 1.0)
+    load_kernels()
     client = sar.get_client() if step.startswith("dask") else None
     pool = ThreadPoolExecutor(cores)
 
@@ -212,26 +208,12 @@ def run_step(step: str, config: str) -> dict:
     return {"seconds": seconds, "user": user, "system": system, "pixels": pixels * 3}
 
 
-def tile_files(data: Path) -> list[str]:
-    stems = ("sl_HH", "sl_HV", "mask")
-    return [
-        str(p)
-        for year in YEARS
-        for stem in stems
-        for p in sorted(data.glob(f"alos_palsar_mosaic/N31E031/{year}/*_{stem}*.tif"))
-    ]
-
-
 def main() -> None:
-    from sar_helpers.cubes.testcube.cube import TestCube
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--tile-dir", default="/tmp/sar-tile-cube")
     args = parser.parse_args()
-    cube = TestCube(args.tile_dir)
-    print(f"Generating the whole tile N31E031 in {cube.folder} if needed ...", flush=True)
-    cube.up(bbox=(31.0, 30.0, 32.0, 31.0), years=set(YEARS), progress=False)
-    files = tile_files(cube.data)
+    cube = whole_tile(args.tile_dir)
+    files = [str(path) for path in tile_files(cube.data)]
     print(
         f"\n{len(files)} files, whole, on {os.cpu_count()} cores; best of {PASSES} passes, each variant in a fresh process"
     )

@@ -324,6 +324,16 @@ def load_floor(config: str, data: Path) -> tuple[float, float]:
         dc.close()
 
 
+def whole_tile(folder: str):
+    """The test cube of the whole tile N31E031 x YEARS in ``folder``, generated on first use."""
+    from sar_helpers.cubes.testcube.cube import TestCube
+
+    cube = TestCube(folder)
+    print(f"Generating the whole tile N31E031 in {cube.folder} if needed ...", flush=True)
+    cube.up(bbox=(31.0, 30.0, 32.0, 31.0), years=set(YEARS), progress=False)
+    return cube
+
+
 def tile_files(data: Path) -> list[Path]:
     return [
         p
@@ -375,9 +385,7 @@ def main() -> None:
 
     project = TestCube()
     project.up(progress=False)
-    tile_cube = TestCube(args.tile_dir)
-    print(f"Generating the whole tile N31E031 in {tile_cube.folder} if needed ...", flush=True)
-    tile_cube.up(bbox=(31.0, 30.0, 32.0, 31.0), years=set(YEARS), progress=False)
+    tile_cube = whole_tile(args.tile_dir)
     config = str(tile_cube.config_path)
     mib = 2**20
 

@@ -37,7 +37,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scaling import CHUNKS, TILE, YEARS, PeakMemory, decode
+from scaling import CHUNKS, TILE, YEARS, PeakMemory, decode, whole_tile
 
 RUNS = 3
 #: The year of loss follows each chunk through the years in order. Whole-tile chunks: measured 4.9 s
@@ -164,14 +164,10 @@ def child(kind: str, config: str, *extra) -> dict:
 
 
 def main() -> None:
-    from sar_helpers.cubes.testcube.cube import TestCube
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--tile-dir", default="/tmp/sar-tile-cube")
     args = parser.parse_args()
-    tile_cube = TestCube(args.tile_dir)
-    print(f"Generating the whole tile N31E031 in {tile_cube.folder} if needed ...", flush=True)
-    tile_cube.up(bbox=(31.0, 30.0, 32.0, 31.0), years=set(YEARS), progress=False)
+    tile_cube = whole_tile(args.tile_dir)
     config = str(tile_cube.config_path)
     mib = 2**20
 
