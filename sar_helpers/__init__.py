@@ -65,6 +65,7 @@ _EXPORTS = {
     "biomass": "analysis.biomass",
     "biomass_change": "analysis.biomass",
     "DatabaseUnavailable": "errors",
+    "RemoteFileUnreadable": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -14,6 +14,27 @@ class DatabaseUnavailable(RuntimeError):
     """The datacube's database cannot be reached; the message says how to start it."""
 
 
+class RemoteFileUnreadable(OSError):
+    """A file behind a URL could not be read, after GDAL's retries; the message names it."""
+
+
+def remote_file_message(url: str, error: BaseException) -> str:
+    """The sentence for a file behind ``url`` whose read failed with ``error`` (its query string,
+    which may hold a token, left out)."""
+    cause: BaseException | None = error
+    innermost = str(error)
+    for _ in range(10):  # GDAL's own words are at the end of the chain
+        if cause is None:
+            break
+        innermost = str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return (
+        f"The file {url.split('?', 1)[0]} could not be read over the network: the server failed or cut its "
+        f"answer short ({innermost.strip()[:200]}), even after GDAL's retries; try again later, or copy the "
+        "files once with `sar-helpers realcube up --download` and read them locally."
+    )
+
+
 def is_database_lost(error: BaseException) -> bool:
     """Is ``error`` a lost or refused connection to the index database?"""
     import psycopg2

@@ -11,8 +11,13 @@ import pytest
 
 from sar_helpers.cubes.localcube.server import EmbeddedServer, server_folder
 from sar_helpers.cubes.testcube.cube import TestCube
+from sar_helpers.loading.remote import REMOTE_READING
 
 from helpers import REPO, TUTORIAL_QUERY
+
+# GDAL's cache of downloaded bytes, as the project's kernels size it: GDAL reads the setting once, at
+# the process's first read over HTTP, which may be any test's.
+os.environ.setdefault("CPL_VSIL_CURL_CACHE_SIZE", REMOTE_READING["CPL_VSIL_CURL_CACHE_SIZE"])
 
 #: Fixtures that start the embedded PostgreSQL: a test using one needs the cube.
 CUBE_FIXTURES = {"cube", "dc", "published_config", "published_dc", "tutorial", "tutorial_lazy", "jers", "scratch"}

@@ -23,9 +23,8 @@ import numpy as np
 import rasterio
 import yaml
 from werkzeug import Request, Response
-from werkzeug.utils import send_file
 
-from stac_api import App
+from stac_api import App, bucket_file
 
 ACCOUNT, CONTAINER = "pceo", "palsar"
 BLOB = f"https://{ACCOUNT}.blob.core.windows.net/{CONTAINER}"
@@ -148,4 +147,4 @@ class PlanetaryApp(App):
         if (account, container) != (ACCOUNT, CONTAINER) or ".." in rest.split("/") or not path.is_file():
             return Response("BlobNotFound", status=404)
         time.sleep(self.delay)
-        return send_file(path, request.environ, conditional=True)
+        return bucket_file(path, request.environ)

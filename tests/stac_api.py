@@ -9,7 +9,7 @@ catalog without item search), for the tests of catalogs that are not STAC APIs,
 ``/_delay?seconds=S``, which makes every file request wait S seconds before its answer (the
 latency of a far-away bucket), ``/_bandwidth?bytes_per_second=B``, which sends every file answer
 at most at B bytes a second (0: no limit), ``/_stats``, the file requests and bytes sent since
-``/_reset`` (per file too), and ``/_hostile?mode=M&value=V``, which turns it into a hostile
+``/_reset`` (per file too, and the most requests waiting at once), and ``/_hostile?mode=M&value=V``, which turns it into a hostile
 catalog (see ``HOSTILE``). It answers many requests at once, as a bucket does.
 """
 
@@ -36,8 +36,23 @@ BUCKET = "deafrica-input-datasets"
 #: endless: every search page brings one new item and links to a new next page;
 #: offsite: the next page is on another host;
 #: drip: the search answer comes one byte every ``value`` seconds;
-#: json: the search answers text that is not JSON.
-HOSTILE = ("region", "href", "redirect", "body", "loop", "endless", "offsite", "drip", "json")
+#: json: the search answers text that is not JSON;
+#: unavailable: a file's first ``value`` requests for blocks (ranges past its header) answer 503, or
+#: every one with ``value`` "always";
+#: truncated: every request for blocks sends half of what its headers promise, then closes.
+HOSTILE = (
+    "region",
+    "href",
+    "redirect",
+    "body",
+    "loop",
+    "endless",
+    "offsite",
+    "drip",
+    "json",
+    "unavailable",
+    "truncated",
+)
 NOT_A_GEOTIFF = b"not a geotiff!\n"
 ITEM_SEARCH = "https://api.stacspec.org/v1.0.0/item-search"
 
@@ -107,6 +122,14 @@ def _overlaps(item: dict, bbox, interval) -> bool:
     return True
 
 
+def bucket_file(path: Path, environ) -> Response:
+    """A file as a bucket answers it: byte ranges, and no ``Cache-Control`` (a bucket sends none unless an
+    object sets it; werkzeug's ``no-cache`` would make GDAL ask for the file's size twice)."""
+    answer = send_file(path, environ, conditional=True)
+    del answer.headers["Cache-Control"]
+    return answer
+
+
 class App:
     """The WSGI application: the API over ``data`` (a test cube's data folder)."""
 
@@ -119,8 +142,10 @@ class App:
         self.delay = 0.0
         self.bandwidth = 0.0
         self.stats: dict[str, list[int]] = {}  # file path -> [requests, bytes]
+        self.waiting = self.most_waiting = 0  # file requests in their latency now, and the most at once
         self.stats_lock = threading.Lock()
         self.hostile: tuple[str, str] | None = None
+        self.refused: dict[str, int] = {}  # file path -> block requests answered 503 so far
         docs = [yaml.safe_load(p.read_text()) for p in sorted(data.glob("*/*/*/*.odc-metadata.yaml"))]
         # Digital Earth Africa serves the backscatter mosaics, not the forest/non-forest map.
         served = [doc for doc in docs if doc["product"]["name"] in DEA_COLLECTIONS]
@@ -185,14 +210,17 @@ class App:
         if path == "/_stats":
             with self.stats_lock:
                 files = {k: {"requests": v[0], "bytes": v[1]} for k, v in self.stats.items()}
-            return Response(json.dumps(files), content_type="application/json")
+                answer = {"files": files, "most_at_once": self.most_waiting}
+            return Response(json.dumps(answer), content_type="application/json")
         if path == "/_reset":
             with self.stats_lock:
                 self.stats.clear()
+                self.most_waiting = self.waiting
             return Response("ok")
         if path == "/_hostile":
             mode = request.args["mode"]
             self.hostile = None if mode == "none" else (mode, request.args.get("value", ""))
+            self.refused.clear()
             return Response("ok")
         return Response("not found", status=404)
 
@@ -256,7 +284,12 @@ class App:
 
     def file(self, request: Request) -> Response:
         """``/BUCKET/PRODUCT/YEAR/TILE/NAME`` from ``data/PRODUCT/TILE/YEAR/NAME``, with Range support."""
+        with self.stats_lock:
+            self.waiting += 1
+            self.most_waiting = max(self.most_waiting, self.waiting)
         time.sleep(self.delay)  # every request to the bucket waits, a miss too
+        with self.stats_lock:
+            self.waiting -= 1
         parts = request.path.split("/")[2:6]
         if len(parts) < 4:
             return Response("not found", status=404)
@@ -269,7 +302,20 @@ class App:
             return Response("", status=302, headers={"Location": f"{self.elsewhere}/{BUCKET}/{name}"})
         if mode == "body":
             return Response(NOT_A_GEOTIFF, content_type="image/tiff")
-        return send_file(path, request.environ, conditional=True)
+        blocks = request.range is not None and request.range.ranges[0][0] > 0  # past the header
+        if mode == "unavailable" and blocks:
+            value = self.hostile[1] if self.hostile else ""
+            with self.stats_lock:
+                refused = self.refused.get(request.path, 0)
+                if value == "always" or refused < int(value or 1):
+                    self.refused[request.path] = refused + 1
+                    return Response("SlowDown", status=503)
+        answer = bucket_file(path, request.environ)
+        if mode == "truncated" and blocks:
+            promised = answer.content_length or 0
+            answer.response = [b"".join(answer.iter_encoded())[: promised // 2]]
+            answer.headers["Content-Length"] = str(promised)
+        return answer
 
 
 class StacApi:
@@ -306,14 +352,16 @@ class StacApi:
         ).raise_for_status()
 
     def stats(self, reset: bool = False) -> dict:
-        """``{"requests": N, "bytes": B, "files": {path: {"requests", "bytes"}}}`` since the last reset."""
+        """``{"requests": N, "bytes": B, "files": {path: {"requests", "bytes"}}, "most_at_once": M}`` since the
+        last reset (M: the most file requests waiting out their latency at the same time)."""
         import requests
 
-        files = requests.get(f"{self.root}/_stats", timeout=10).json()
+        answer = requests.get(f"{self.root}/_stats", timeout=10).json()
         if reset:
             requests.get(f"{self.root}/_reset", timeout=10).raise_for_status()
+        files = answer["files"]
         total = {key: sum(f[key] for f in files.values()) for key in ("requests", "bytes")}
-        return {**total, "files": files}
+        return {**total, "files": files, "most_at_once": answer["most_at_once"]}
 
     def set_hostile(self, mode: str, value: str = "") -> None:
         """Turn the catalog hostile (a mode of ``HOSTILE``), or back with ``"none"``."""

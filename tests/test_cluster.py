@@ -15,6 +15,7 @@ import xarray as xr
 
 import sar_helpers as sar
 from sar_helpers.analysis.counts import value_counts
+from sar_helpers.loading.remote import REMOTE_READING
 from sar_helpers.tools.cluster import ClusterError
 
 #: A scheduler and two worker processes, most tests against the cube's tutorial load.
@@ -24,9 +25,9 @@ DASK = str(Path(sys.executable).with_name("dask"))
 QUERY = dict(x=(31.97, 32.03), y=(30.44, 30.50), time=("2007", "2022"))
 
 
-#: The workers' environment: without the GDAL setting this process may have set, so that what they
+#: The workers' environment: without the GDAL settings this process may have set, so that what they
 #: have comes from get_client's plugin.
-WORKER_ENV = {k: v for k, v in os.environ.items() if k != "GDAL_DISABLE_READDIR_ON_OPEN"}
+WORKER_ENV = {k: v for k, v in os.environ.items() if k not in REMOTE_READING}
 
 
 @pytest.fixture(scope="module")
@@ -216,5 +217,5 @@ def test_the_local_cluster_is_reachable_only_from_this_process():
 
 def test_workers_of_a_named_scheduler_open_remote_files_without_listing_folders(scheduler):
     """get_client gives them the kernels' GDAL setting (they started without it)."""
-    found = scheduler.run(lambda: os.environ.get("GDAL_DISABLE_READDIR_ON_OPEN"))
-    assert len(found) == 2 and set(found.values()) == {"EMPTY_DIR"}
+    found = scheduler.run(lambda: {name: os.environ.get(name) for name in REMOTE_READING})
+    assert len(found) == 2 and all(settings == REMOTE_READING for settings in found.values())

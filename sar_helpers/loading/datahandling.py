@@ -21,7 +21,7 @@ from sar_helpers.checks import check_query, no_data_message, platforms, require_
 from sar_helpers.errors import DatabaseUnavailable, database_down_message, is_database_lost
 from sar_helpers.products import get_product
 
-from .reading import READ_OPTIONS, decode_into_chunks
+from .reading import READ_OPTIONS, behind_urls, decode_into_chunks, read_at_once
 from .remote import REMOTE_READING
 
 
@@ -98,6 +98,9 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
 
     A lazy load (``dask_chunks``) on the product's own grid has its chunks decoded straight into
     their arrays (``sar_helpers/loading/reading.py``): the same values, bit for bit, read faster.
+    Files behind a URL (a real cube's) are read many at once, lazy or eager: where ``dc.load``
+    without chunks opens them one after another and waits for each, an eager load here reads them
+    all together and waits a few round trips.
     Sets ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` in the environment unless it is set, so that
     files behind a URL are opened without listing their folder or probing for side-car files.
 
@@ -146,10 +149,16 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
     if not datasets:
         raise ValueError(no_data_message(product, query))
     reproject = reproject_options(query.pop("output_crs", None), query.pop("resolution", None))
-    ds = dc.load(datasets=datasets, measurements=measurements, **query, **reproject)
-    if "dask_chunks" in query and not reproject and not READ_OPTIONS & query.keys():
+    ours = not reproject and not READ_OPTIONS & query.keys()  # on the product's grid, read as dc.load reads
+    names = list(measurements or known.bands)
+    at_once = ours and "dask_chunks" not in query and behind_urls(datasets, names)
+    chunks = {"dask_chunks": {"time": 1}} if at_once else {}  # eager, files behind URLs: read all at once
+    ds = dc.load(datasets=datasets, measurements=measurements, **query, **reproject, **chunks)
+    if ours and ("dask_chunks" in query or at_once):
         bands = datasets[0].product.lookup_measurements(list(map(str, ds.data_vars)))  # no second query
         ds = decode_into_chunks(ds, datasets, bands)
+    if at_once:
+        ds = read_at_once(ds)
     return add_platform(ds, datasets)
 
 

@@ -5,26 +5,39 @@ decoding the file into a second array, building a validity mask and copying
 through it: about 1.4 times the decode alone, the larger part of a whole-tile
 analysis's overhead. Where a chunk's files are local GeoTIFFs on the load's own
 pixel grid (the products' native grid, as the tutorials load them), the tasks
-made here decode each file's window straight into the chunk instead. Any other
-chunk (reprojected, another resolution, files behind a URL, several files
-overlapping) is read by datacube's own ``fuse_lazy``, so the result is always
-the array ``dc.load`` gives, bit for bit (``tests/test_reading.py``); only the
-tasks that make it change.
+made here decode each file's window straight into the chunk instead.
+
+GeoTIFFs behind an http(s) URL (a real cube's) are read the same way, but all of a
+chunk's files at once in a pool of threads shared by the process, and on a Dask
+worker the task leaves the worker's thread pool while it waits (``secede``): the
+waits of many chunks overlap instead of each holding one of a few threads, so a
+load pays a few round trips, not a few per file.
+
+Any other chunk (reprojected, another resolution, another format, several files
+overlapping) is read by datacube's own ``fuse_lazy``, so the result is always the
+array ``dc.load`` gives, bit for bit (``tests/test_reading.py``); only the tasks
+that make it change.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import dask.array as dsa
 import numpy as np
 import rasterio
+import rasterio.errors
 import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from datacube import Datacube
 from datacube.api.core import fuse_lazy
 from datacube.storage import BandInfo
+from datacube.utils.rio import activate_from_config
 from datacube.utils.uris import uri_to_local_path
 from odc.geo import wh_
 from odc.geo.geobox import GeoBox, GeoboxTiles
@@ -32,8 +45,16 @@ from odc.geo.overlap import compute_reproject_roi
 from odc.geo.roi import roi_is_empty, roi_is_full
 from rasterio.windows import Window
 
+from sar_helpers.errors import RemoteFileUnreadable, remote_file_message
+
 #: dc.load options that change how chunks are read: with any of them, datacube reads.
 READ_OPTIONS = {"resampling", "fuse_func", "skip_broken_datasets", "patch_url", "driver", "progress_cbk"}
+
+#: Files behind a URL read at once by one process (each: its size, its header, one merged range).
+REMOTE_FILES_AT_ONCE = 64
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def _plain(measurement) -> bool:
@@ -50,41 +71,110 @@ def _overlaps(a: tuple, b: tuple) -> bool:
     return all(s.start < t.stop and t.start < s.stop for s, t in zip(a, b))
 
 
+def _location(band: BandInfo) -> Path | str | None:
+    """A local file's path, a GeoTIFF's http(s) URL, or None where datacube must read the band."""
+    if band.layer is not None:
+        return None  # a layer of a container
+    uri = str(band.uri)
+    if uri.startswith("file:"):
+        return uri_to_local_path(uri)
+    if urlsplit(uri).scheme in ("http", "https") and str(band.format).lower() in ("geotiff", "cog"):
+        return uri  # another format (Planetary Computer's signed one) has its own reader
+    return None
+
+
+def _placement(src, band: BandInfo, geobox: GeoBox):
+    """(band index, the file's no-data, where it lands in the chunk, the window to read); None if the
+    file misses the chunk; False if it must be resampled or flipped (datacube's reader does that)."""
+    reproject = compute_reproject_roi(GeoBox(wh_(src.width, src.height), src.transform, src.crs), geobox, ttol=0.9)
+    if roi_is_empty(reproject.roi_dst):
+        return None
+    linear = reproject.transform.linear
+    if not reproject.paste_ok or linear is None or linear.a < 0 or linear.e < 0:
+        return False
+    index = band.band or 1
+    window = None if roi_is_full(reproject.roi_src, src.shape) else Window.from_slices(*reproject.roi_src)
+    return index, src.nodatavals[index - 1], reproject.roi_dst, window
+
+
+def _fetch(url: str, band: BandInfo, geobox: GeoBox):
+    """A remote file's placement (as :func:`_placement`) and its window's pixels."""
+    activate_from_config()  # the GDAL settings the user gave datacube, in this thread as datacube's reader does
+    try:
+        with rasterio.open(url, sharing=False) as src:
+            placement = _placement(src, band, geobox)
+            if not placement:
+                return placement, None
+            index, _, _, window = placement
+            return placement, src.read(index, window=window)
+    except rasterio.errors.RasterioIOError as err:  # GDAL has retried what it could (REMOTE_READING)
+        raise RemoteFileUnreadable(remote_file_message(url, err)) from err
+
+
+def _fetch_all(wanted: list[tuple[str, BandInfo]], geobox: GeoBox) -> list:
+    """:func:`_fetch` of every remote file at once, out of the worker's thread pool while it waits."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(REMOTE_FILES_AT_ONCE, thread_name_prefix="sar-remote-read")
+    futures = [_pool.submit(_fetch, url, band, geobox) for url, band in wanted]
+    try:
+        from distributed import rejoin, secede
+        from distributed.worker import thread_state
+
+        on_worker = getattr(thread_state, "execution_state", None) is not None
+    except ImportError:
+        on_worker = False
+    if on_worker and not all(f.done() for f in futures):
+        secede()  # the worker runs other tasks (other chunks' reads) on its threads meanwhile
+        try:
+            return [f.result() for f in futures]
+        finally:
+            rejoin()
+    return [f.result() for f in futures]
+
+
 def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None:
     """The chunk, decoded straight from its files; None where datacube must read it."""
     nodata = np.dtype(measurement.dtype).type(measurement.nodata)
+    bands = [BandInfo(dataset, measurement.name) for dataset in datasets]
+    locations = [_location(band) for band in bands]
+    if any(location is None for location in locations):
+        return None
+    remote = [(location, band) for location, band in zip(locations, bands) if isinstance(location, str)]
+    fetched = iter(_fetch_all(remote, geobox) if remote else [])
     out = np.empty((1, *geobox.shape), dtype=measurement.dtype)
     written: list[tuple] = []
-    for dataset in datasets:
-        band = BandInfo(dataset, measurement.name)
-        if band.layer is not None or not str(band.uri).startswith("file:"):
-            return None  # behind a URL (a real cube's files), or a layer of a container: datacube reads it
-        path = uri_to_local_path(band.uri)
-        if path is None:
-            return None
-        with rasterio.open(path, sharing=False) as src:
-            index = band.band or 1
-            file_nodata = src.nodatavals[index - 1]
-            source_nodata = nodata if file_nodata is None else file_nodata
-            reproject = compute_reproject_roi(
-                GeoBox(wh_(src.width, src.height), src.transform, src.crs), geobox, ttol=0.9
-            )
-            if roi_is_empty(reproject.roi_dst):
+    for location, band in zip(locations, bands):
+        if isinstance(location, str):
+            placement, pixels = next(fetched)
+            src = None
+        else:
+            src = rasterio.open(location, sharing=False)
+            placement, pixels = _placement(src, band, geobox), None
+        try:
+            if placement is False:
+                return None
+            if placement is None:
                 continue
-            linear = reproject.transform.linear
-            if not reproject.paste_ok or linear is None or linear.a < 0 or linear.e < 0:
-                return None  # resampled or flipped: datacube's reader does that
-            roi = reproject.roi_dst
-            window = None if roi_is_full(reproject.roi_src, src.shape) else Window.from_slices(*reproject.roi_src)
+            index, file_nodata, roi, window = placement
+            source_nodata = nodata if file_nodata is None else file_nodata
             if not written and not roi_is_full(roi, tuple(geobox.shape)):
                 out.fill(nodata)
             target = out[0][roi]
             if source_nodata == nodata and not any(_overlaps(roi, other) for other in written):
-                src.read(index, window=window, out=target)  # the chunk is still no-data here
+                if src is not None:
+                    src.read(index, window=window, out=target)  # the chunk is still no-data here
+                else:
+                    target[...] = pixels
             else:
-                pixels = src.read(index, window=window)
+                if src is not None:
+                    pixels = src.read(index, window=window)
                 np.copyto(target, pixels, where=(target == nodata) & (pixels != source_nodata))
             written.append(roi)
+        finally:
+            if src is not None:
+                src.close()
     if not written:
         out.fill(nodata)
     return out
@@ -164,3 +254,25 @@ def _plan(geobox: GeoBox, chunks: tuple, groups: list[list[int]], extents: list)
                 by_tile.setdefault(tile, []).append(i)
         per_step.append(by_tile)
     return tiles, per_step
+
+
+def behind_urls(datasets: Sequence, names: Sequence[str]) -> bool:
+    """Are any of these bands of these datasets GeoTIFFs behind an http(s) URL (read as :func:`read_at_once` reads)?"""
+    return any(isinstance(_location(BandInfo(dataset, name)), str) for dataset in datasets for name in names)
+
+
+def read_at_once(ds: xr.Dataset) -> xr.Dataset:
+    """A lazy load (one chunk per time step, from :func:`decode_into_chunks`) read into numpy arrays,
+    every chunk at once: its tasks wait on the network, not on the cores, and each writes straight
+    into its place in the result (no second copy of the load)."""
+    arrays = {name: np.empty(band.shape, band.dtype) for name, band in ds.data_vars.items()}
+    sources = [ds[name].data for name in arrays]
+    tasks = sum(source.npartitions for source in sources)
+    dsa.store(
+        sources,
+        list(arrays.values()),
+        lock=False,
+        scheduler="threads",
+        num_workers=max(1, min(REMOTE_FILES_AT_ONCE, tasks)),
+    )
+    return ds.assign({name: ds[name].copy(data=array) for name, array in arrays.items()})
