@@ -49,6 +49,7 @@ _EXPORTS = {
     "yearly_backscatter": "analysis.statistics",
     "check_chunks": "tools.cluster",
     "get_client": "tools.cluster",
+    "ClusterError": "tools.cluster",
     "release": "tools.cluster",
     "write_cog": "loading.cog",
     "equivalent_looks": "analysis.speckle",
@@ -66,6 +67,7 @@ _EXPORTS = {
     "biomass_change": "analysis.biomass",
     "DatabaseUnavailable": "errors",
     "RemoteFileUnreadable": "errors",
+    "LocalFileUnreadable": "errors",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,12 +1,14 @@
 """Failures from the libraries below us, turned into one sentence that says what to do.
 
 Two kinds reach users of a datacube most often: its database has gone away (not
-started, killed, a reboot), and a data file cannot be read (truncated or damaged).
+started, killed, a reboot), and a data file cannot be read (truncated or damaged, behind a
+server that keeps failing, or a local path on a worker that cannot read it).
 The command line, the Jupyter kernel extension and the loaders all word them here.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 
@@ -16,6 +18,28 @@ class DatabaseUnavailable(RuntimeError):
 
 class RemoteFileUnreadable(OSError):
     """A file behind a URL could not be read, after GDAL's retries; the message names it."""
+
+
+class LocalFileUnreadable(OSError):
+    """A cube's local file is missing or not readable here (a worker elsewhere, or another user);
+    the message names it and says what to do."""
+
+
+def local_file_message(path: str) -> str:
+    """The sentence for a cube's local file this process cannot read."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a user id without a name
+        user = f"uid {os.getuid()}"
+    return (
+        f"The file {path} cannot be read by this process ({user} on {socket.gethostname()}): a cube's local "
+        "files are read where they were made, so Dask workers on other machines or as other users cannot "
+        "read them; use a real cube (`sar-helpers realcube up`), whose files are read over HTTPS, or put the "
+        "cube folder on storage every worker reads at the same path."
+    )
 
 
 def remote_file_message(url: str, error: BaseException) -> str:

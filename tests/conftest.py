@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,17 @@ from helpers import REPO, TUTORIAL_QUERY
 os.environ.setdefault("CPL_VSIL_CURL_CACHE_SIZE", REMOTE_READING["CPL_VSIL_CURL_CACHE_SIZE"])
 
 #: Fixtures that start the embedded PostgreSQL: a test using one needs the cube.
-CUBE_FIXTURES = {"cube", "dc", "published_config", "published_dc", "tutorial", "tutorial_lazy", "jers", "scratch"}
+CUBE_FIXTURES = {
+    "cube",
+    "dc",
+    "published_config",
+    "published_dc",
+    "tutorial",
+    "tutorial_lazy",
+    "jers",
+    "scratch",
+    "module_scratch",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -62,24 +74,56 @@ def published_dc(published_config):
     return datacube.Datacube(config=str(published_config), app="sar-helpers-tests")
 
 
-@pytest.fixture
-def scratch(request) -> Path:
+@contextmanager
+def cube_folder():
     """An empty private folder for cubes; their servers are stopped and removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="sarcube-test-"))
-    yield folder
-    for config in folder.rglob("datacube.conf"):
-        EmbeddedServer(server_folder(config.parent)).remove()
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield folder
+    finally:
+        for config in folder.rglob("datacube.conf"):
+            EmbeddedServer(server_folder(config.parent)).remove()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def stand_in(cube, folder: Path):
+    """A STAC API on 127.0.0.1 serving the test cube's files as Digital Earth Africa's (tests/stac_api.py)."""
+    from stac_api import StacApi
+
+    api = StacApi(cube.data, folder / "requests.jsonl")
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """An empty private folder for cubes (:func:`cube_folder`)."""
+    with cube_folder() as folder:
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def module_scratch() -> Iterator[Path]:
+    """:func:`scratch` shared by a module's tests."""
+    with cube_folder() as folder:
+        yield folder
 
 
 @pytest.fixture
 def api(cube, tmp_path):
-    """A STAC API on 127.0.0.1 serving the test cube's files as Digital Earth Africa's (tests/stac_api.py)."""
-    from stac_api import StacApi
+    """The stand-in STAC API and bucket (:func:`stand_in`)."""
+    with stand_in(cube, tmp_path) as api:
+        yield api
 
-    api = StacApi(cube.data, tmp_path / "requests.jsonl")
-    yield api
-    api.stop()
+
+@pytest.fixture(scope="module")
+def module_api(cube, tmp_path_factory):
+    """:func:`api` shared by a module's tests."""
+    with stand_in(cube, tmp_path_factory.mktemp("stand-in")) as api:
+        yield api
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from sar_helpers.analysis.counts import value_counts
 from sar_helpers.loading.remote import REMOTE_READING
 from sar_helpers.tools.cluster import ClusterError
 
+import clusters
+
 #: A scheduler and two worker processes, most tests against the cube's tutorial load.
 pytestmark = pytest.mark.cube
 
@@ -86,13 +88,7 @@ def scheduler(tmp_path_factory):
         yield client
         sar.release(client)
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        clusters.stop(processes)
 
 
 @pytest.fixture(scope="module")

@@ -107,3 +107,17 @@ def test_lab_refuses_public_interfaces_and_weak_tokens_unless_asked(tmp_path):
     assert not any(token in part for part in command), "the token never goes on the command line"
     command, env, token = lab_command(tmp_path, ip="0.0.0.0", public=True, no_token=True)
     assert token == "" and "--ip=0.0.0.0" in command and "JUPYTER_TOKEN" not in env
+
+
+def test_a_file_a_worker_cannot_read_gets_its_one_sentence_in_the_kernel(small_cube, scratch):
+    """The loaders' own errors (a local file another user's worker cannot read, a remote file the
+    server keeps failing) are shown as their sentence, not as a traceback."""
+    manager, client = kernel_for(small_cube, scratch, scratch / "home")
+    try:
+        code = "import sar_helpers as sar\nraise sar.{}('The file x cannot be read by this process.')"
+        shown = [run_in_kernel(client, code.format(name)) for name in ("LocalFileUnreadable", "RemoteFileUnreadable")]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    for out, err, _ in shown:
+        assert err.strip() == "The file x cannot be read by this process." and "Traceback" not in err + out

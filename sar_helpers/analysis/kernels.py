@@ -1,9 +1,8 @@
 """Per-pixel loops compiled with numba: the counting that numpy can only do in several passes.
 
 Each loop makes one pass over a 2-D image and its mask, allocates nothing and
-releases the GIL, so the threads of a Dask worker run them side by side. numba
-caches the machine code beside this file, so a session compiles nothing after
-the first.
+releases the GIL, so the threads of a Dask worker run them side by side. numba caches the
+machine code where it can write (else each process compiles once): later sessions compile nothing.
 
 Masked-out pixels count as DN 0 (no data), as everywhere in the package.
 """
@@ -11,7 +10,7 @@ Masked-out pixels count as DN 0 (no data), as everywhere in the package.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numba
 import numpy as np
@@ -21,6 +20,14 @@ import numpy as np
 LANES = 2
 
 
+def compiled(function: Callable) -> Callable:
+    """``function`` compiled without the GIL, cached where numba can write (else once per process)."""
+    try:
+        return numba.njit(nogil=True, cache=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(function)
+
+
 def class_table(values: tuple[int, ...]) -> np.ndarray:
     """A 256-entry table of the uint8 mask DNs: 1 at ``values``, 0 elsewhere."""
     table = np.zeros(256, dtype=np.uint8)
@@ -28,7 +35,7 @@ def class_table(values: tuple[int, ...]) -> np.ndarray:
     return table
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _count_into(bands, lanes):  # pragma: no cover - compiled
     rows, columns = bands[0].shape
     for i in range(rows):
@@ -37,7 +44,7 @@ def _count_into(bands, lanes):  # pragma: no cover - compiled
                 lanes[b, j & (LANES - 1), bands[b][i, j]] += 1
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _count_kept_into(bands, mask, keep, lanes):  # pragma: no cover - compiled
     rows, columns = mask.shape
     for i in range(rows):
@@ -47,7 +54,7 @@ def _count_kept_into(bands, mask, keep, lanes):  # pragma: no cover - compiled
                 lanes[b, j & (LANES - 1), bands[b][i, j] * kept] += 1
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _count_kept_above_into(bands, mask, keep, limit, lanes, above):  # pragma: no cover - compiled
     rows, columns = mask.shape
     for i in range(rows):
@@ -120,7 +127,7 @@ def _limit(threshold: float) -> np.integer:
     return np.int64(-1) if threshold < 0 else np.uint16(math.floor(min(threshold, 65535.0)))
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _count_above_into(values, limit, mask, keep, out):  # pragma: no cover - compiled
     rows, columns = values.shape
     for i in range(rows):
@@ -138,7 +145,7 @@ def count_above(values: np.ndarray, threshold: float, mask: np.ndarray, keep: np
     return out
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _difference_into(after, mask_after, before, mask_before, keep, after_table, before_table, out):  # pragma: no cover
     rows, columns = after.shape
     for i in range(rows):
@@ -172,7 +179,7 @@ def difference_of_lookups(
     return out
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db):  # pragma: no cover - compiled
     """One pixel ``x`` filtered from its window's count, sum and sum of squares."""
     mean = s / n
@@ -191,7 +198,7 @@ def _filtered_value(x, n, s, s2, noise, cu, cmax, enhanced, in_db):  # pragma: n
     return 10.0 * math.log10(result) if enhanced and in_db else result
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _add_row(values, row, offset, sign, count, total, squares):  # pragma: no cover - compiled
     """Add (``sign`` 1) or take away (-1) one row's finite values to its columns' running sums,
     column ``j`` of ``values`` at ``offset + j`` of the sums."""
@@ -204,7 +211,7 @@ def _add_row(values, row, offset, sign, count, total, squares):  # pragma: no co
         squares[offset + j] += sign * x * x
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _mirror(k, n):  # pragma: no cover - compiled
     """Index ``k`` of a line of ``n`` values reflected at its ends as numpy's "symmetric" pad does."""
     while k < 0 or k >= n:
@@ -212,7 +219,7 @@ def _mirror(k, n):  # pragma: no cover - compiled
     return k
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _mirror_columns(sums, half, columns):  # pragma: no cover - compiled
     """Fill the ``half`` columns beyond each end of the running sums from the ``columns`` between."""
     for k in range(half):
@@ -229,7 +236,7 @@ NO_DATA, FOREST, NON_FOREST, WATER = 0, 1, 3, 4
 _ROUNDING = 1e-12
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _forest_code(x, n, s, s2, code, cu, cmax, threshold):  # pragma: no cover - compiled
     """FOREST where a land pixel's enhanced-Lee-filtered power (as float32) is at least
     ``threshold`` (a float32 value), else its mask's ``code``. The filtered value lies between the
@@ -246,7 +253,7 @@ def _forest_code(x, n, s, s2, code, cu, cmax, threshold):  # pragma: no cover - 
     return FOREST if filtered >= threshold else code
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _window_pass(
     values, out, size, padded, mode, noise, cu, cmax, enhanced, in_db, mask, codes, threshold
 ):  # pragma: no cover
@@ -353,7 +360,7 @@ def forest_codes(
     return out
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _moments_into(values, out):  # pragma: no cover - compiled
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
@@ -375,7 +382,7 @@ def moments(values: np.ndarray) -> np.ndarray:
     return out.reshape(*values.shape[:-2], 3)
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _lookup_kept_into(values, mask, keep, table, out):  # pragma: no cover - compiled
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 
 import dask.array as dsa
-import numba
 import numpy as np
 import xarray as xr
 
@@ -18,7 +17,7 @@ from sar_helpers.checks import mosaic_years, require_bands, require_not_empty
 from sar_helpers.products import MASK_CLASSES
 
 from .forest import forest_cover, power_and_looks, power_of
-from .kernels import NO_DATA, NON_FOREST, WATER, forest_codes
+from .kernels import NO_DATA, NON_FOREST, WATER, compiled, forest_codes
 from .speckle import check_filter_input, overlapped
 
 #: The per-pixel state year_of_loss carries from mosaic to mosaic (uint16 each).
@@ -26,7 +25,7 @@ LAST_FOREST, LAST_DATE, PENDING, LOSS, REGROWTH = range(5)
 UNSEEN = 2  # LAST_FOREST before any observation
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled
 def _observe(state, out, classes, dates, year):  # pragma: no cover - compiled
     """Each pixel's state after one mosaic, from its state before (both 5 x rows x columns): a loss
     (forest to non-forest) is pending until the next observation agrees; once lost, a return to

@@ -101,8 +101,9 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
     Files behind a URL (a real cube's) are read many at once, lazy or eager: where ``dc.load``
     without chunks opens them one after another and waits for each, an eager load here reads them
     all together and waits a few round trips.
-    Sets ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`` in the environment unless it is set, so that
-    files behind a URL are opened without listing their folder or probing for side-car files.
+    Sets the GDAL settings for files behind a URL (``REMOTE_READING``: no folder listing or
+    side-car probes on open, a 128 MiB cache of downloaded bytes, three retries) in the
+    environment, each unless it is set.
 
     Parameters
     ----------

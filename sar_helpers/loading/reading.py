@@ -21,10 +21,12 @@ that make it change.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 import dask.array as dsa
@@ -45,7 +47,7 @@ from odc.geo.overlap import compute_reproject_roi
 from odc.geo.roi import roi_is_empty, roi_is_full
 from rasterio.windows import Window
 
-from sar_helpers.errors import RemoteFileUnreadable, remote_file_message
+from sar_helpers.errors import LocalFileUnreadable, RemoteFileUnreadable, local_file_message, remote_file_message
 
 #: dc.load options that change how chunks are read: with any of them, datacube reads.
 READ_OPTIONS = {"resampling", "fuse_func", "skip_broken_datasets", "patch_url", "driver", "progress_cbk"}
@@ -108,7 +110,21 @@ def _fetch(url: str, band: BandInfo, geobox: GeoBox):
             index, _, _, window = placement
             return placement, src.read(index, window=window)
     except rasterio.errors.RasterioIOError as err:  # GDAL has retried what it could (REMOTE_READING)
-        raise RemoteFileUnreadable(remote_file_message(url, err)) from err
+        message = remote_file_message(url, err)
+    # Raised here, without GDAL's exception as its context: that one cannot be unpickled, and a Dask
+    # worker would send a bare Exception in this one's place (the message keeps GDAL's words).
+    raise RemoteFileUnreadable(message)
+
+
+def _open_local(path: Path):
+    """A local file, open; a file this process cannot see or read (a worker elsewhere, another user)
+    is :class:`LocalFileUnreadable`, a damaged one rasterio's error."""
+    try:
+        return rasterio.open(path, sharing=False)
+    except rasterio.errors.RasterioIOError:
+        if os.access(path, os.R_OK):
+            raise
+    raise LocalFileUnreadable(local_file_message(str(path)))  # outside the handler, as in _fetch
 
 
 def _fetch_all(wanted: list[tuple[str, BandInfo]], geobox: GeoBox) -> list:
@@ -150,7 +166,7 @@ def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None
             placement, pixels = next(fetched)
             src = None
         else:
-            src = rasterio.open(location, sharing=False)
+            src = _open_local(cast(Path, location))  # None returned above
             placement, pixels = _placement(src, band, geobox), None
         try:
             if placement is False:

@@ -69,9 +69,20 @@ def ensure_cube_running() -> str | None:
 
 def _show_failure(shell, etype, value, tb, tb_offset=None):
     """A lost database or an unreadable data file: one sentence; anything else as usual."""
-    from sar_helpers.errors import database_down_message, is_database_lost, unreadable_file_message
+    from sar_helpers.errors import (
+        LocalFileUnreadable,
+        RemoteFileUnreadable,
+        database_down_message,
+        is_database_lost,
+        unreadable_file_message,
+    )
 
-    message = database_down_message(value) if is_database_lost(value) else unreadable_file_message(value)
+    if isinstance(value, (LocalFileUnreadable, RemoteFileUnreadable)):
+        message: str | None = str(value)
+    elif is_database_lost(value):
+        message = database_down_message(value)
+    else:
+        message = unreadable_file_message(value)
     if message is None:
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
     else:
@@ -88,7 +99,10 @@ def load_ipython_extension(ipython) -> None:
     problem = ensure_cube_running()
     if problem:
         print(problem, file=sys.stderr)
-    ipython.set_custom_exc((sqlalchemy.exc.DBAPIError, psycopg2.Error, rasterio.errors.RasterioError), _show_failure)
+    from sar_helpers.errors import LocalFileUnreadable, RemoteFileUnreadable
+
+    failures = (sqlalchemy.exc.DBAPIError, psycopg2.Error, rasterio.errors.RasterioError)
+    ipython.set_custom_exc((*failures, LocalFileUnreadable, RemoteFileUnreadable), _show_failure)
 
 
 #: The kernel of each local cube: (name, display name).

@@ -54,6 +54,12 @@ def add_command(commands) -> None:
         help="run on the test cube (default) or on the real-data cube of `sar-helpers realcube up`",
     )
     report.add_argument("--config", help="run on the datacube this ODC config file describes (overrides --cube)")
+    report.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on this Dask scheduler (tcp://host:8786, tls://...) or Dask Gateway (https://...) instead of a "
+        "local cluster (notebook 03's scheduler_address; credentials from Dask's configuration)",
+    )
     report.add_argument("--no-input", action="store_true", help="hide the code cells in the HTML report")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -94,6 +100,13 @@ def _overrides(args: argparse.Namespace) -> dict:
     if args.resolution:
         values = [_number(v) for v in args.resolution]
         overrides["resolution"] = values if len(values) > 1 else values[0]
+    if args.scheduler:
+        from sar_helpers.tools.cluster import ClusterError, check_address
+
+        try:
+            overrides["scheduler_address"] = check_address(args.scheduler)
+        except ClusterError as err:
+            raise ValueError(str(err)) from None
     return overrides
 
 
