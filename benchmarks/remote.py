@@ -14,11 +14,14 @@ For each latency, each measure in a fresh process (GDAL's caches empty):
 3. the same ``dc.load`` with the project's kernels' GDAL settings (``REMOTE_READING``);
 4. ``sar.load_mosaics`` without chunks (eager: every file read at once);
 5. ``sar.load_mosaics`` with chunks, computed on ``sar.get_client()``'s local cluster (a thread a
-   core; the reads leave the worker's threads while they wait).
+   core; the reads leave the worker's threads while they wait);
+6. the same on a ``dask scheduler`` with 1 and with 2 ``dask worker`` processes of one thread each,
+   started separately (tests/clusters.py; mutual TLS), so every pixel also travels from a worker
+   to the kernel.
 
 Every load is timed from the query on (the datacube connected before, as a notebook's first cell
 does once; the floor's query is not timed either). It prints seconds, the ratio to the floor, and
-every request to the bucket per file.
+every request to the bucket per file, and the throughput in MiB of loaded pixels a second.
 """
 
 from __future__ import annotations
@@ -114,12 +117,41 @@ def lazy(config: str) -> float:
     return seconds
 
 
+def on_separate_workers(config: str, workers: int) -> float:
+    """The lazy load computed on ``workers`` separately started worker processes (not timed: their start)."""
+    import dask
+
+    import sar_helpers as sar
+
+    from clusters import separate_cluster, shared_folder
+
+    with shared_folder() as folder, separate_cluster(folder, sys.executable, None, workers) as (address, tls):
+        with dask.config.set(tls):
+            client = sar.get_client(address)
+        client.wait_for_workers(workers, timeout=120)
+        dc = _connected(config)
+        start = time.perf_counter()
+        sar.load_mosaics(dc, "alos_palsar_mosaic", BANDS, dask_chunks=CHUNKS, **QUERY).load()
+        seconds = time.perf_counter() - start
+        sar.release(client)
+    return seconds
+
+
+def loaded_bytes(config: str) -> int:
+    """The bytes of pixels the query loads, from a lazy ``dc.load``'s shape (nothing read; unlike
+    ``sar.load_mosaics``, it leaves this process's environment, which the measures inherit, alone)."""
+    with _connected(config) as dc:
+        return dc.load(product="alos_palsar_mosaic", measurements=BANDS, dask_chunks=CHUNKS, **QUERY).nbytes
+
+
 MEASURES = {
     "floor": floor,
     "dc.load, GDAL's defaults": lambda config: plain(config, kernel=False),
     "dc.load": plain,
     "load_mosaics, eager": eager,
     "load_mosaics, lazy": lazy,
+    "lazy, 1 separate worker": lambda config: on_separate_workers(config, 1),
+    "lazy, 2 separate workers": lambda config: on_separate_workers(config, 2),
 }
 
 
@@ -150,8 +182,11 @@ def main() -> None:
         replace = [tuple(api.url_replace.split("=", 1))]
         real.up(BBOX, None, catalog=api.catalog, url_replace=replace, progress=False)
         config = str(real.config_path)
-        files = len(_windows(config))
-        print(f"The tutorial's query: {files} files (12 years x 2 tiles x {len(BANDS)} bands) over HTTP from 127.0.0.1")
+        files, loaded = len(_windows(config)), loaded_bytes(config)
+        print(
+            f"The tutorial's query: {files} files (12 years x 2 tiles x {len(BANDS)} bands), "
+            f"{loaded / 2**20:.1f} MiB of pixels, over HTTP from 127.0.0.1"
+        )
         for latency in LATENCIES:
             api.set_delay(latency)
             print(f"\n{latency * 1000:.0f} ms a request:")
@@ -168,7 +203,8 @@ def main() -> None:
                 base = base or seconds
                 print(
                     f"   {kind:24} {seconds:7.2f} s  {seconds / base:5.2f} x the floor  "
-                    f"{requests / files:5.2f} requests and {stats['bytes'] / files / 1024:6.1f} KiB a file"
+                    f"{requests / files:5.2f} requests and {stats['bytes'] / files / 1024:6.1f} KiB a file  "
+                    f"{loaded / 2**20 / seconds:6.1f} MiB/s"
                 )
     finally:
         api.stop()

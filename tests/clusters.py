@@ -33,15 +33,17 @@ def other_user() -> pwd.struct_passwd | None:
     return pwd.getpwnam(OTHER_USER)
 
 
-def _as(user: pwd.struct_passwd) -> dict:
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+def _as(user: pwd.struct_passwd | None) -> dict:
+    """Popen's arguments that start a process as ``user`` (None: as this process's user)."""
+    return {} if user is None else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
-def own_folder(parent: Path, name: str, user: pwd.struct_passwd) -> Path:
-    """A folder that only ``user`` can enter."""
+def own_folder(parent: Path, name: str, user: pwd.struct_passwd | None) -> Path:
+    """A folder that only ``user`` (None: this process's user) can enter."""
     folder = parent / name
     folder.mkdir(mode=0o700)
-    os.chown(folder, user.pw_uid, user.pw_gid)
+    if user is not None:
+        os.chown(folder, user.pw_uid, user.pw_gid)
     return folder
 
 
@@ -133,9 +135,10 @@ def _write_certificates(pem: dict[str, str], folder: Path, owner: pwd.struct_pas
 
 
 @contextmanager
-def separate_cluster(parent: Path, python: str, user: pwd.struct_passwd, workers: int = 2):
-    """``dask scheduler`` and ``dask worker`` processes as ``user`` on 127.0.0.1, each in its own
-    folder in ``parent`` (which ``user`` must be able to enter), talking mutual TLS with a certificate made for the session. Yields (address, the
+def separate_cluster(parent: Path, python: str, user: pwd.struct_passwd | None, workers: int = 2):
+    """``dask scheduler`` and ``dask worker`` processes as ``user`` (None: this process's user, as
+    benchmarks/remote.py starts them) on 127.0.0.1, each in its own folder in ``parent`` (which
+    ``user`` must be able to enter), talking mutual TLS with a certificate made for the session. Yields (address, the
     client's TLS settings as Dask configuration)."""
     processes: list[subprocess.Popen] = []
     try:
