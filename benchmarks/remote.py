@@ -108,7 +108,13 @@ def eager(config: str) -> float:
 def lazy(config: str) -> float:
     import sar_helpers as sar
 
-    client = sar.get_client()
+    return _timed_lazy_load(sar.get_client(), config)
+
+
+def _timed_lazy_load(client, config: str) -> float:
+    """Seconds of the lazy load computed on ``client``'s cluster, which is released afterwards."""
+    import sar_helpers as sar
+
     dc = _connected(config)
     start = time.perf_counter()
     sar.load_mosaics(dc, "alos_palsar_mosaic", BANDS, dask_chunks=CHUNKS, **QUERY).load()
@@ -129,12 +135,7 @@ def on_separate_workers(config: str, workers: int) -> float:
         with dask.config.set(tls):
             client = sar.get_client(address)
         client.wait_for_workers(workers, timeout=120)
-        dc = _connected(config)
-        start = time.perf_counter()
-        sar.load_mosaics(dc, "alos_palsar_mosaic", BANDS, dask_chunks=CHUNKS, **QUERY).load()
-        seconds = time.perf_counter() - start
-        sar.release(client)
-    return seconds
+        return _timed_lazy_load(client, config)
 
 
 def loaded_bytes(config: str) -> int:
