@@ -2,6 +2,7 @@
 file costs in requests, all of a load's files read at once with the arrays of datacube's own
 reader, bit for bit, and that the stand-in's latency and bandwidth are what it says."""
 
+import threading
 import time
 
 import dask
@@ -166,3 +167,49 @@ def test_a_file_the_server_keeps_failing_is_named_in_one_sentence(real_cube, api
     message = str(failure.value)
     assert message.startswith(f"The file {api.bucket_url}alos_palsar_mosaic/2017/N31E03")
     assert "\n" not in message and message.count(". ") == 0 and "realcube up --download" in message
+
+
+def test_a_workers_reads_hold_no_more_than_their_budget(real_cube, api, fallbacks, monkeypatch):
+    """Reads leave the worker's threads while they wait, so a worker would read every chunk it is
+    given at once; what they hold is kept within a share of the worker's memory limit instead."""
+    real = real_cube("2015-2022")
+    chunks = {"time": 1, "latitude": 512, "longitude": 512}
+    plain = real.load(product="alos_palsar_mosaic", measurements=BANDS, dask_chunks=chunks, **YEARS)
+    with dask.config.set(scheduler="synchronous"):
+        plain = plain.compute()
+    client = sar.get_client(n_workers=2)  # its worker runs in this process: IN_FLIGHT is this one's
+    try:
+        limit = next(iter(client.run(lambda dask_worker: dask_worker.memory_manager.memory_limit).values()))
+        budget = 2 * 2**20  # room for one chunk across the seam of the tiles: (2 files + 1) x 512 x 512 x 2 bytes
+        monkeypatch.setattr(reading, "IN_FLIGHT_SHARE", budget / limit)
+        monkeypatch.setattr(reading.IN_FLIGHT, "most", 0)
+        api.set_delay(0.05)
+        ours = sar.load_mosaics(real, "alos_palsar_mosaic", BANDS, dask_chunks=chunks, **YEARS).compute()
+        api.set_delay(0)
+    finally:
+        sar.release(client)
+    assert_same(ours, plain)
+    assert fallbacks == []
+    assert 512 * 512 * 2 < reading.IN_FLIGHT.most <= budget
+
+
+def test_reads_wait_their_turn_until_their_bytes_fit():
+    in_flight, admitted = reading._InFlight(), []
+
+    def take(name, nbytes):
+        in_flight.take(nbytes, budget=10)
+        admitted.append(name)
+
+    in_flight.take(6, budget=10)
+    waiting = [threading.Thread(target=take, args=args) for args in (("second", 6), ("third", 1))]
+    for thread in waiting:
+        thread.start()
+        time.sleep(0.2)  # the second asks first
+    assert admitted == []  # the second does not fit; the third, which would, waits its turn
+    in_flight.give_back(6)
+    for thread in waiting:
+        thread.join(10)
+    assert admitted == ["second", "third"] and in_flight.most == 7
+    in_flight.give_back(7)
+    in_flight.take(25, budget=10)  # alone, a read larger than the budget goes
+    assert in_flight.most == 25

@@ -11,7 +11,10 @@ GeoTIFFs behind an http(s) URL (a real cube's) are read the same way, but all of
 chunk's files at once in a pool of threads shared by the process, and on a Dask
 worker the task leaves the worker's thread pool while it waits (``secede``): the
 waits of many chunks overlap instead of each holding one of a few threads, so a
-load pays a few round trips, not a few per file.
+load pays a few round trips, not a few per file. Left alone, a worker would then
+read every chunk it is given at once; the chunks a worker's reads hold at once are
+kept within a quarter of its memory limit (:data:`IN_FLIGHT_SHARE`), and a read
+beyond it waits, out of the thread pool, for earlier reads to be pasted.
 
 Any other chunk (reprojected, another resolution, another format, several files
 overlapping) is read by datacube's own ``fuse_lazy``, so the result is always the
@@ -55,8 +58,57 @@ READ_OPTIONS = {"resampling", "fuse_func", "skip_broken_datasets", "patch_url", 
 #: Files behind a URL read at once by one process (each: its size, its header, one merged range).
 REMOTE_FILES_AT_ONCE = 64
 
+#: The share of a Dask worker's memory limit that chunks being read from URLs may hold at once.
+IN_FLIGHT_SHARE = 0.25
+
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+class _InFlight:
+    """The bytes this process's remote reads hold, kept within a budget: reads go in the order they
+    asked (on a worker, the order of the tasks' priorities, so that what one result needs is read
+    together), each once its bytes fit or once it is the only one (a chunk larger than the budget
+    is still read)."""
+
+    def __init__(self):
+        self._held = 0
+        self._asked = self._admitted = 0
+        self._changed = threading.Condition()
+        self.most = 0  #: the most bytes held at once (what tests and benchmarks look at)
+
+    def take(self, nbytes: int, budget: int) -> None:
+        with self._changed:
+            turn, self._asked = self._asked, self._asked + 1
+            self._changed.wait_for(
+                lambda: self._admitted == turn and (self._held == 0 or self._held + nbytes <= budget)
+            )
+            self._admitted += 1
+            self._held += nbytes
+            self.most = max(self.most, self._held)
+            self._changed.notify_all()
+
+    def give_back(self, nbytes: int) -> None:
+        with self._changed:
+            self._held -= nbytes
+            self._changed.notify_all()
+
+
+IN_FLIGHT = _InFlight()
+
+
+def _worker_budget() -> int | None:
+    """The bytes this Dask worker's remote reads may hold at once; None off a worker or without a limit."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        if getattr(thread_state, "execution_state", None) is None:
+            return None
+        limit = get_worker().memory_manager.memory_limit
+    except (ImportError, ValueError):
+        return None
+    return int(limit * IN_FLIGHT_SHARE) if limit else None
 
 
 def _plain(measurement) -> bool:
@@ -99,15 +151,22 @@ def _placement(src, band: BandInfo, geobox: GeoBox):
     return index, src.nodatavals[index - 1], reproject.roi_dst, window
 
 
-def _fetch(url: str, band: BandInfo, geobox: GeoBox):
-    """A remote file's placement (as :func:`_placement`) and its window's pixels."""
+def _fetch(url: str, band: BandInfo, geobox: GeoBox, out: np.ndarray | None = None, nodata=None):
+    """A remote file's placement (as :func:`_placement`) and its window's pixels. With ``out``, the
+    chunk of which this file is the only one, pixels whose no-data is ``nodata`` are decoded into
+    it and None is returned in their place."""
     activate_from_config()  # the GDAL settings the user gave datacube, in this thread as datacube's reader does
     try:
         with rasterio.open(url, sharing=False) as src:
             placement = _placement(src, band, geobox)
             if not placement:
                 return placement, None
-            index, _, _, window = placement
+            index, file_nodata, roi, window = placement
+            if out is not None and (file_nodata is None or file_nodata == nodata):
+                if not roi_is_full(roi, out.shape[1:]):
+                    out.fill(nodata)
+                src.read(index, window=window, out=out[0][roi])
+                return placement, None
             return placement, src.read(index, window=window)
     except rasterio.errors.RasterioIOError as err:  # GDAL has retried what it could (REMOTE_READING)
         message = remote_file_message(url, err)
@@ -127,27 +186,32 @@ def _open_local(path: Path):
     raise LocalFileUnreadable(local_file_message(str(path)))  # outside the handler, as in _fetch
 
 
-def _fetch_all(wanted: list[tuple[str, BandInfo]], geobox: GeoBox) -> list:
-    """:func:`_fetch` of every remote file at once, out of the worker's thread pool while it waits."""
+def _fetch_all(wanted: list[tuple[str, BandInfo]], geobox: GeoBox, nbytes: int, *into) -> tuple[list, int]:
+    """:func:`_fetch` of every remote file at once, and the bytes taken from :data:`IN_FLIGHT`'s
+    budget, which the caller gives back once the chunk is made. On a Dask worker the task leaves
+    the worker's thread pool while it waits, first for ``nbytes`` to fit the budget, then for the files.
+    ``into``: :func:`_fetch`'s ``out`` and ``nodata``, for a chunk of one file."""
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(REMOTE_FILES_AT_ONCE, thread_name_prefix="sar-remote-read")
-    futures = [_pool.submit(_fetch, url, band, geobox) for url, band in wanted]
-    try:
-        from distributed import rejoin, secede
-        from distributed.worker import thread_state
+    budget = _worker_budget()
+    if budget is None:
+        return [f.result() for f in [_pool.submit(_fetch, url, band, geobox, *into) for url, band in wanted]], 0
+    from distributed import rejoin, secede
 
-        on_worker = getattr(thread_state, "execution_state", None) is not None
-    except ImportError:
-        on_worker = False
-    if on_worker and not all(f.done() for f in futures):
-        secede()  # the worker runs other tasks (other chunks' reads) on its threads meanwhile
+    secede()  # the worker runs other tasks (other chunks' reads, what uses them) on its threads meanwhile
+    try:
+        IN_FLIGHT.take(nbytes, budget)
         try:
-            return [f.result() for f in futures]
-        finally:
-            rejoin()
-    return [f.result() for f in futures]
+            return [
+                f.result() for f in [_pool.submit(_fetch, url, band, geobox, *into) for url, band in wanted]
+            ], nbytes
+        except BaseException:
+            IN_FLIGHT.give_back(nbytes)
+            raise
+    finally:
+        rejoin()
 
 
 def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None:
@@ -158,12 +222,25 @@ def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None
     if any(location is None for location in locations):
         return None
     remote = [(location, band) for location, band in zip(locations, bands) if isinstance(location, str)]
-    fetched = iter(_fetch_all(remote, geobox) if remote else [])
     out = np.empty((1, *geobox.shape), dtype=measurement.dtype)
+    into = (out, nodata) if len(locations) == 1 else ()  # a chunk of one file: decoded in place
+    fetched, held = _fetch_all(remote, geobox, (len(remote) + 1) * out.nbytes, *into) if remote else ([], 0)
+    try:
+        return _paste_into(out, locations, bands, iter(fetched), geobox, nodata)
+    finally:
+        if held:
+            IN_FLIGHT.give_back(held)
+
+
+def _paste_into(out: np.ndarray, locations: list, bands: list[BandInfo], fetched, geobox: GeoBox, nodata):
+    """The chunk ``out``, from the files at ``locations``: local ones opened here, remote ones ``fetched``."""
     written: list[tuple] = []
     for location, band in zip(locations, bands):
         if isinstance(location, str):
             placement, pixels = next(fetched)
+            if placement and pixels is None:  # decoded into ``out`` already
+                written.append(placement[2])
+                continue
             src = None
         else:
             src = _open_local(cast(Path, location))  # None returned above
