@@ -16,6 +16,7 @@ catalog (see ``HOSTILE``). It answers many requests at once, as a bucket does.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -404,6 +405,7 @@ def _serve(data: Path, log: Path, flavour: str) -> None:
     """The API (Digital Earth Africa's, or Planetary Computer's with ``flavour`` planetary-computer),
     and on another port a server where hostile redirects lead, which answers 15 bytes."""
     log.touch()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # every request is in ``log``: not on stderr too
     elsewhere = make_server("127.0.0.1", 0, lambda environ, respond: Response(NOT_A_GEOTIFF)(environ, respond))
     threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
     server = make_server("127.0.0.1", 0, None, threaded=True)
