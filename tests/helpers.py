@@ -13,6 +13,9 @@ import dask
 import numpy as np
 import odc.geo.xr  # noqa: F401  (the .odc accessor)
 import xarray as xr
+from datacube.storage import BandInfo
+
+from sar_helpers.loading.reading import band_file
 
 REPO = Path(__file__).resolve().parents[1]
 TUTORIAL_QUERY = dict(x=(31.90, 32.10), y=(30.37, 30.55))
@@ -140,3 +143,12 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-quic",
 ]
+
+
+def assert_band_files_are_bandinfos(datasets):
+    """Every band of every dataset: the reader's :func:`band_file` says what datacube's BandInfo says."""
+    bands = [(dataset, name) for dataset in datasets for name in dataset.product.measurements]
+    assert bands
+    for dataset, name in bands:
+        info = BandInfo(dataset, name)
+        assert band_file(dataset, name) == (str(info.uri), info.band, info.layer, info.format), name

@@ -4,11 +4,12 @@ import dask
 import numpy as np
 import pytest
 import xarray as xr
+from datacube.model import Dataset
 
 import sar_helpers as sar
 from sar_helpers.loading import reading
 
-from helpers import TUTORIAL_QUERY
+from helpers import TUTORIAL_QUERY, assert_band_files_are_bandinfos
 
 ALL_BANDS = ["hh", "hv", "date", "linci", "mask"]
 
@@ -41,6 +42,15 @@ def assert_same(ours, plain):
     )
     for name in plain.data_vars:
         assert ours[name].attrs == plain[name].attrs
+
+
+def test_band_files_are_what_datacubes_bandinfo_says(dc):
+    products = ("alos_palsar_mosaic", "jers_sar_mosaic", "alos_fnf_mosaic")
+    datasets = [dataset for product in products for dataset in dc.find_datasets(product=product)]
+    assert_band_files_are_bandinfos(datasets)
+    one = datasets[0]  # a dataset in two locations: BandInfo's own choice of the two
+    two = Dataset(one.product, one.metadata_doc, uris=[one.uri, "file:///elsewhere/dataset.odc-metadata.yaml"])
+    assert_band_files_are_bandinfos([two])
 
 
 @pytest.mark.parametrize(

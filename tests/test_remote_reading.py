@@ -2,6 +2,8 @@
 file costs in requests, all of a load's files read at once with the arrays of datacube's own
 reader, bit for bit, and that the stand-in's latency and bandwidth are what it says."""
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,7 +16,7 @@ import sar_helpers as sar
 from sar_helpers.cubes.realcube.cube import RealCube
 from sar_helpers.loading import reading
 
-from helpers import TUTORIAL_BBOX
+from helpers import TUTORIAL_BBOX, assert_band_files_are_bandinfos
 from helpers import realcube_up as up
 
 pytestmark = pytest.mark.cube
@@ -62,6 +64,22 @@ def test_the_stand_in_waits_and_paces_as_asked(scratch, api):
     api.set_delay(0)
     api.set_bandwidth(0)
     assert np.frombuffer(body[:4], np.uint8).tolist()[:2] in ([73, 73], [77, 77])  # a TIFF, whole
+
+
+def test_an_eager_load_leaves_dask_distributed_unimported(real_cube, scratch):
+    """Off a Dask worker the reads need nothing of distributed, whose import (0.3 s) would hold
+    the interpreter while the first files are asked for. (And a real cube's band files are read
+    from its documents as datacube's BandInfo reads them.)"""
+    assert_band_files_are_bandinfos(real_cube("2017").find_datasets(product="alos_palsar_mosaic"))
+    script = (
+        "import sys, datacube, sar_helpers as sar\n"
+        f"dc = datacube.Datacube(config={str(RealCube(scratch / 'real-2017').config_path)!r})\n"
+        f"ds = sar.load_mosaics(dc, 'alos_palsar_mosaic', ['hh', 'mask'], **{QUERY!r})\n"
+        "print(int(ds.hh.max()) > 0, 'distributed' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"], done.stdout
 
 
 @pytest.fixture

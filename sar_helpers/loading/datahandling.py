@@ -157,9 +157,7 @@ def load_mosaics(dc, product: str, measurements: Sequence[str] | None = None, **
     ds = dc.load(datasets=datasets, measurements=measurements, **query, **reproject, **chunks)
     if ours and ("dask_chunks" in query or at_once):
         bands = datasets[0].product.lookup_measurements(list(map(str, ds.data_vars)))  # no second query
-        ds = decode_into_chunks(ds, datasets, bands)
-    if at_once:
-        ds = read_at_once(ds)
+        ds = read_at_once(ds, datasets, bands) if at_once else decode_into_chunks(ds, datasets, bands)
     return add_platform(ds, datasets)
 
 

@@ -25,11 +25,12 @@ that make it change.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 from urllib.parse import urlsplit
 
 import dask.array as dsa
@@ -42,8 +43,9 @@ from dask.highlevelgraph import HighLevelGraph
 from datacube import Datacube
 from datacube.api.core import fuse_lazy
 from datacube.storage import BandInfo
+from datacube.utils.documents import get_doc_offset
 from datacube.utils.rio import activate_from_config
-from datacube.utils.uris import uri_to_local_path
+from datacube.utils.uris import uri_resolve, uri_to_local_path
 from odc.geo import wh_
 from odc.geo.geobox import GeoBox, GeoboxTiles
 from odc.geo.overlap import compute_reproject_roi
@@ -56,7 +58,7 @@ from sar_helpers.errors import LocalFileUnreadable, RemoteFileUnreadable, local_
 READ_OPTIONS = {"resampling", "fuse_func", "skip_broken_datasets", "patch_url", "driver", "progress_cbk"}
 
 #: Files behind a URL read at once by one process (each: its size, its header, one merged range).
-REMOTE_FILES_AT_ONCE = 64
+REMOTE_FILES_AT_ONCE = 128
 
 #: The share of a Dask worker's memory limit that chunks being read from URLs may hold at once.
 IN_FLIGHT_SHARE = 0.25
@@ -99,6 +101,8 @@ IN_FLIGHT = _InFlight()
 
 def _worker_budget() -> int | None:
     """The bytes this Dask worker's remote reads may hold at once; None off a worker or without a limit."""
+    if "distributed" not in sys.modules:  # no worker without it; an eager load is spared its import (0.3 s)
+        return None
     try:
         from distributed import get_worker
         from distributed.worker import thread_state
@@ -125,7 +129,38 @@ def _overlaps(a: tuple, b: tuple) -> bool:
     return all(s.start < t.stop and t.start < s.stop for s, t in zip(a, b))
 
 
-def _location(band: BandInfo) -> Path | str | None:
+class BandFile(NamedTuple):
+    """What the reader takes of datacube's ``BandInfo``: the file's URI, band index and layer, its format."""
+
+    uri: str
+    band: int | None
+    layer: str | int | None
+    format: str
+
+
+def band_file(dataset, name: str) -> BandFile:
+    """``BandInfo(dataset, name)``'s file, read from the dataset's document at its metadata type's
+    offsets: each of ``BandInfo``'s dataset properties evaluates every search field of the document
+    (1.3 ms a band, holding the interpreter while a load's other files wait on it). Where the
+    document is not laid out so (several locations, no such offsets), ``BandInfo`` itself."""
+    offsets = dataset.metadata_type.definition.get("dataset", {})
+    try:
+        if dataset.has_multiple_uris():
+            raise KeyError("several locations")
+        doc = dataset.metadata_doc
+        (measurement,) = dataset.product.lookup_measurements([name]).values()
+        entry = get_doc_offset(offsets["measurements"], doc)[measurement.canonical_name]
+        file_format = get_doc_offset(offsets["format"], doc)
+    except (KeyError, TypeError):
+        info = BandInfo(dataset, name)
+        return BandFile(str(info.uri), info.band, info.layer, info.format)
+    band, layer = entry.get("band"), entry.get("layer")
+    if band is None and isinstance(layer, int):  # a layer number is a band, as BandInfo reads it
+        band, layer = layer, None
+    return BandFile(uri_resolve(dataset.uri, entry.get("path")), band, layer, file_format or "")
+
+
+def _location(band: BandFile) -> Path | str | None:
     """A local file's path, a GeoTIFF's http(s) URL, or None where datacube must read the band."""
     if band.layer is not None:
         return None  # a layer of a container
@@ -137,7 +172,7 @@ def _location(band: BandInfo) -> Path | str | None:
     return None
 
 
-def _placement(src, band: BandInfo, geobox: GeoBox):
+def _placement(src, band: BandFile, geobox: GeoBox):
     """(band index, the file's no-data, where it lands in the chunk, the window to read); None if the
     file misses the chunk; False if it must be resampled or flipped (datacube's reader does that)."""
     reproject = compute_reproject_roi(GeoBox(wh_(src.width, src.height), src.transform, src.crs), geobox, ttol=0.9)
@@ -151,7 +186,7 @@ def _placement(src, band: BandInfo, geobox: GeoBox):
     return index, src.nodatavals[index - 1], reproject.roi_dst, window
 
 
-def _fetch(url: str, band: BandInfo, geobox: GeoBox, out: np.ndarray | None = None, nodata=None):
+def _fetch(url: str, band: BandFile, geobox: GeoBox, out: np.ndarray | None = None, nodata=None):
     """A remote file's placement (as :func:`_placement`) and its window's pixels. With ``out``, the
     chunk of which this file is the only one, pixels whose no-data is ``nodata`` are decoded into
     it and None is returned in their place."""
@@ -186,7 +221,7 @@ def _open_local(path: Path):
     raise LocalFileUnreadable(local_file_message(str(path)))  # outside the handler, as in _fetch
 
 
-def _fetch_all(wanted: list[tuple[str, BandInfo]], geobox: GeoBox, nbytes: int, *into) -> tuple[list, int]:
+def _fetch_all(wanted: list[tuple[str, BandFile]], geobox: GeoBox, nbytes: int, *into) -> tuple[list, int]:
     """:func:`_fetch` of every remote file at once, and the bytes taken from :data:`IN_FLIGHT`'s
     budget, which the caller gives back once the chunk is made. On a Dask worker the task leaves
     the worker's thread pool while it waits, first for ``nbytes`` to fit the budget, then for the files.
@@ -217,7 +252,7 @@ def _fetch_all(wanted: list[tuple[str, BandInfo]], geobox: GeoBox, nbytes: int, 
 def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None:
     """The chunk, decoded straight from its files; None where datacube must read it."""
     nodata = np.dtype(measurement.dtype).type(measurement.nodata)
-    bands = [BandInfo(dataset, measurement.name) for dataset in datasets]
+    bands = [band_file(dataset, measurement.name) for dataset in datasets]
     locations = [_location(band) for band in bands]
     if any(location is None for location in locations):
         return None
@@ -232,7 +267,7 @@ def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None
             IN_FLIGHT.give_back(held)
 
 
-def _paste_into(out: np.ndarray, locations: list, bands: list[BandInfo], fetched, geobox: GeoBox, nodata):
+def _paste_into(out: np.ndarray, locations: list, bands: list[BandFile], fetched, geobox: GeoBox, nodata):
     """The chunk ``out``, from the files at ``locations``: local ones opened here, remote ones ``fetched``."""
     written: list[tuple] = []
     for location, band in zip(locations, bands):
@@ -293,21 +328,20 @@ def _grid_tiles(geobox: GeoBox, chunks: tuple[tuple[int, ...], ...]) -> GeoboxTi
     return tiles
 
 
-def decode_into_chunks(ds: xr.Dataset, datasets: Sequence, measurements: Mapping) -> xr.Dataset:
-    """``ds`` (a lazy ``dc.load`` of ``datasets``) with its bands' chunks read by :func:`read_chunk`.
-
-    ``measurements`` are the product's, by band name. Bands that are not lazy, or
-    whose chunks are not one time step each on the load's grid, are left as they are.
-    """
+def _chunk_reads(ds: xr.Dataset, datasets: Sequence, measurements: Mapping) -> dict:
+    """For each band of ``ds`` (a lazy ``dc.load`` of ``datasets``) whose chunks :func:`read_chunk`
+    can make: its chunks and, per chunk (time step, y, x), the arguments of :func:`read_chunk`.
+    ``measurements`` are the product's, by band name. Bands that are not lazy, or whose chunks are
+    not one time step each on the load's grid, are left out."""
     geobox = ds.odc.geobox
     steps = Datacube.group_datasets(datasets, "time")
     if geobox is None or "time" not in ds.dims or not np.array_equal(steps.time.values, ds.time.values):
-        return ds
+        return {}
     extents = [dataset.extent for dataset in datasets]
     position = {id(dataset): i for i, dataset in enumerate(datasets)}
     groups = [[position[id(dataset)] for dataset in group] for group in steps.values]
     plans: dict = {}  # per chunking of the grid: the tiles, and each step's datasets per tile
-    replaced = {}
+    reads = {}
     for name, band in ds.data_vars.items():
         measurement = measurements.get(str(name))
         chunks = band.chunks
@@ -318,17 +352,28 @@ def decode_into_chunks(ds: xr.Dataset, datasets: Sequence, measurements: Mapping
         tiles, per_step = plans[chunks[1:]]
         if tiles is None:
             continue
-        key = f"sar-read-{name}-{tokenize(band.data.name, measurement.name)}"
-        graph: dict = {
-            (key, step, iy, ix): (
-                read_chunk,
-                [datasets[i] for i in by_tile.get((iy, ix), [])],
-                tiles[iy, ix],
-                measurement,
-            )
-            for step, by_tile in enumerate(per_step)
-            for iy, ix in np.ndindex(*tiles.shape.yx)
-        }
+        reads[name] = (
+            chunks,
+            {
+                (step, iy, ix): ([datasets[i] for i in by_tile.get((iy, ix), [])], tiles[iy, ix], measurement)
+                for step, by_tile in enumerate(per_step)
+                for iy, ix in np.ndindex(*tiles.shape.yx)
+            },
+        )
+    return reads
+
+
+def decode_into_chunks(ds: xr.Dataset, datasets: Sequence, measurements: Mapping) -> xr.Dataset:
+    """``ds`` (a lazy ``dc.load`` of ``datasets``) with its bands' chunks read by :func:`read_chunk`.
+
+    ``measurements`` are the product's, by band name. Bands that are not lazy, or
+    whose chunks are not one time step each on the load's grid, are left as they are.
+    """
+    replaced = {}
+    for name, (chunks, reads) in _chunk_reads(ds, datasets, measurements).items():
+        band = ds[name]
+        key = f"sar-read-{name}-{tokenize(band.data.name, measurements[str(name)].name)}"
+        graph: dict = {(key, *index): (read_chunk, *arguments) for index, arguments in reads.items()}
         data = dsa.Array(HighLevelGraph.from_collections(key, graph), key, chunks=chunks, dtype=band.dtype)
         replaced[name] = band.copy(data=data)
     return ds.assign(replaced)
@@ -351,21 +396,35 @@ def _plan(geobox: GeoBox, chunks: tuple, groups: list[list[int]], extents: list)
 
 def behind_urls(datasets: Sequence, names: Sequence[str]) -> bool:
     """Are any of these bands of these datasets GeoTIFFs behind an http(s) URL (read as :func:`read_at_once` reads)?"""
-    return any(isinstance(_location(BandInfo(dataset, name)), str) for dataset in datasets for name in names)
+    return any(isinstance(_location(band_file(dataset, name)), str) for dataset in datasets for name in names)
 
 
-def read_at_once(ds: xr.Dataset) -> xr.Dataset:
-    """A lazy load (one chunk per time step, from :func:`decode_into_chunks`) read into numpy arrays,
-    every chunk at once: its tasks wait on the network, not on the cores, and each writes straight
-    into its place in the result (no second copy of the load)."""
+def read_at_once(ds: xr.Dataset, datasets: Sequence, measurements: Mapping) -> xr.Dataset:
+    """``ds`` (a lazy ``dc.load`` of ``datasets``, one chunk per time step) read into numpy arrays,
+    every chunk at once, each in a thread of its own that waits on the network, not on the cores,
+    and is copied into its place in the result as it arrives (no second copy of the whole load). Bands whose chunks
+    :func:`read_chunk` cannot make are computed by Dask's threads."""
+    reads = _chunk_reads(ds, datasets, measurements)
     arrays = {name: np.empty(band.shape, band.dtype) for name, band in ds.data_vars.items()}
-    sources = [ds[name].data for name in arrays]
-    tasks = sum(source.npartitions for source in sources)
-    dsa.store(
-        sources,
-        list(arrays.values()),
-        lock=False,
-        scheduler="threads",
-        num_workers=max(1, min(REMOTE_FILES_AT_ONCE, tasks)),
-    )
+    jobs = [
+        (arrays[name], _chunk_slices(chunks, index), arguments)
+        for name, (chunks, by_chunk) in reads.items()
+        for index, arguments in by_chunk.items()
+    ]
+    others = [name for name in arrays if name not in reads]
+    if jobs:
+        with ThreadPoolExecutor(min(REMOTE_FILES_AT_ONCE, len(jobs)), thread_name_prefix="sar-chunk") as pool:
+            chunks = [pool.submit(read_chunk, *arguments) for _, _, arguments in jobs]
+            for (array, where, _), chunk in zip(jobs, chunks):
+                array[where] = chunk.result()
+    if others:
+        dsa.store(
+            [ds[name].data for name in others], [arrays[name] for name in others], lock=False, scheduler="threads"
+        )
     return ds.assign({name: ds[name].copy(data=array) for name, array in arrays.items()})
+
+
+def _chunk_slices(chunks: tuple[tuple[int, ...], ...], index: tuple[int, ...]) -> tuple[slice, ...]:
+    """Where chunk ``index`` of an array chunked as ``chunks`` lies in it."""
+    starts = [sum(sizes[:i]) for sizes, i in zip(chunks, index)]
+    return tuple(slice(start, start + sizes[i]) for start, sizes, i in zip(starts, chunks, index))
