@@ -15,7 +15,7 @@ import odc.geo.xr  # noqa: F401  (the .odc accessor)
 import xarray as xr
 from datacube.storage import BandInfo
 
-from sar_helpers.loading.reading import band_file
+from sar_helpers.loading.bandfiles import band_file
 
 REPO = Path(__file__).resolve().parents[1]
 TUTORIAL_QUERY = dict(x=(31.90, 32.10), y=(30.37, 30.55))

@@ -7,7 +7,7 @@ import xarray as xr
 from datacube.model import Dataset
 
 import sar_helpers as sar
-from sar_helpers.loading import reading
+from sar_helpers.loading import bandfiles, reading
 
 from helpers import TUTORIAL_QUERY, assert_band_files_are_bandinfos
 
@@ -122,7 +122,7 @@ def test_a_damaged_file_names_itself(dc, tmp_path, monkeypatch):
     original = uri_to_local_path(BandInfo(datasets[0], "hh").uri)
     damaged = tmp_path / original.name
     damaged.write_bytes(original.read_bytes()[: original.stat().st_size // 2])
-    monkeypatch.setattr(reading, "uri_to_local_path", lambda uri: damaged)
+    monkeypatch.setattr(bandfiles, "uri_to_local_path", lambda uri: damaged)
     with pytest.raises(Exception) as failure:
         reading.read_chunk(datasets[:1], geobox, measurement)
     assert sar.errors.unreadable_file_message(failure.value) is not None

@@ -21,7 +21,8 @@ from sar_helpers.checks import check_query, no_data_message, platforms, require_
 from sar_helpers.errors import DatabaseUnavailable, database_down_message, is_database_lost
 from sar_helpers.products import get_product
 
-from .reading import READ_OPTIONS, behind_urls, decode_into_chunks, read_at_once
+from .bandfiles import behind_urls
+from .reading import READ_OPTIONS, decode_into_chunks, read_at_once
 from .remote import REMOTE_READING
 
 

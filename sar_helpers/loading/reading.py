@@ -30,8 +30,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple, cast
-from urllib.parse import urlsplit
+from typing import cast
 
 import dask.array as dsa
 import numpy as np
@@ -42,10 +41,7 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from datacube import Datacube
 from datacube.api.core import fuse_lazy
-from datacube.storage import BandInfo
-from datacube.utils.documents import get_doc_offset
 from datacube.utils.rio import activate_from_config
-from datacube.utils.uris import uri_resolve, uri_to_local_path
 from odc.geo import wh_
 from odc.geo.geobox import GeoBox, GeoboxTiles
 from odc.geo.overlap import compute_reproject_roi
@@ -53,6 +49,8 @@ from odc.geo.roi import roi_is_empty, roi_is_full
 from rasterio.windows import Window
 
 from sar_helpers.errors import LocalFileUnreadable, RemoteFileUnreadable, local_file_message, remote_file_message
+
+from .bandfiles import BandFile, band_file, file_location
 
 #: dc.load options that change how chunks are read: with any of them, datacube reads.
 READ_OPTIONS = {"resampling", "fuse_func", "skip_broken_datasets", "patch_url", "driver", "progress_cbk"}
@@ -127,49 +125,6 @@ def _plain(measurement) -> bool:
 
 def _overlaps(a: tuple, b: tuple) -> bool:
     return all(s.start < t.stop and t.start < s.stop for s, t in zip(a, b))
-
-
-class BandFile(NamedTuple):
-    """What the reader takes of datacube's ``BandInfo``: the file's URI, band index and layer, its format."""
-
-    uri: str
-    band: int | None
-    layer: str | int | None
-    format: str
-
-
-def band_file(dataset, name: str) -> BandFile:
-    """``BandInfo(dataset, name)``'s file, read from the dataset's document at its metadata type's
-    offsets: each of ``BandInfo``'s dataset properties evaluates every search field of the document
-    (1.3 ms a band, holding the interpreter while a load's other files wait on it). Where the
-    document is not laid out so (several locations, no such offsets), ``BandInfo`` itself."""
-    offsets = dataset.metadata_type.definition.get("dataset", {})
-    try:
-        if dataset.has_multiple_uris():
-            raise KeyError("several locations")
-        doc = dataset.metadata_doc
-        (measurement,) = dataset.product.lookup_measurements([name]).values()
-        entry = get_doc_offset(offsets["measurements"], doc)[measurement.canonical_name]
-        file_format = get_doc_offset(offsets["format"], doc)
-    except (KeyError, TypeError):
-        info = BandInfo(dataset, name)
-        return BandFile(str(info.uri), info.band, info.layer, info.format)
-    band, layer = entry.get("band"), entry.get("layer")
-    if band is None and isinstance(layer, int):  # a layer number is a band, as BandInfo reads it
-        band, layer = layer, None
-    return BandFile(uri_resolve(dataset.uri, entry.get("path")), band, layer, file_format or "")
-
-
-def _location(band: BandFile) -> Path | str | None:
-    """A local file's path, a GeoTIFF's http(s) URL, or None where datacube must read the band."""
-    if band.layer is not None:
-        return None  # a layer of a container
-    uri = str(band.uri)
-    if uri.startswith("file:"):
-        return uri_to_local_path(uri)
-    if urlsplit(uri).scheme in ("http", "https") and str(band.format).lower() in ("geotiff", "cog"):
-        return uri  # another format (Planetary Computer's signed one) has its own reader
-    return None
 
 
 def _placement(src, band: BandFile, geobox: GeoBox):
@@ -253,7 +208,7 @@ def _paste(datasets: Sequence, geobox: GeoBox, measurement) -> np.ndarray | None
     """The chunk, decoded straight from its files; None where datacube must read it."""
     nodata = np.dtype(measurement.dtype).type(measurement.nodata)
     bands = [band_file(dataset, measurement.name) for dataset in datasets]
-    locations = [_location(band) for band in bands]
+    locations = [file_location(band) for band in bands]
     if any(location is None for location in locations):
         return None
     remote = [(location, band) for location, band in zip(locations, bands) if isinstance(location, str)]
@@ -392,11 +347,6 @@ def _plan(geobox: GeoBox, chunks: tuple, groups: list[list[int]], extents: list)
                 by_tile.setdefault(tile, []).append(i)
         per_step.append(by_tile)
     return tiles, per_step
-
-
-def behind_urls(datasets: Sequence, names: Sequence[str]) -> bool:
-    """Are any of these bands of these datasets GeoTIFFs behind an http(s) URL (read as :func:`read_at_once` reads)?"""
-    return any(isinstance(_location(band_file(dataset, name)), str) for dataset in datasets for name in names)
 
 
 def read_at_once(ds: xr.Dataset, datasets: Sequence, measurements: Mapping) -> xr.Dataset:
