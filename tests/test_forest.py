@@ -1,6 +1,7 @@
 """Forest cover, biomass, their change and the year of loss: formulas at known points, class rules
 at their thresholds, the forested test area against its truth and its forest/non-forest map."""
 
+import dask
 import numpy as np
 import pytest
 import xarray as xr
@@ -225,6 +226,17 @@ def test_year_of_loss_from_one_band_equals_the_year_of_loss_of_its_forest_cover(
     general = sar.year_of_loss(ds, classes=sar.forest_cover(ds, looks=4.0)).compute()
     xr.testing.assert_identical(fused, general)
     assert (fused.year_of_loss.values[12:28, 10:22] > 0).mean() > 0.9  # the cleared block is found
+
+
+def test_the_lazy_fold_is_a_task_a_mosaic_and_equals_the_eager_one():
+    """Each mosaic's step of a chunk is a task of its own (not fused into one task that would wait for
+    every year's classes and dates, holding them all), and the years are the eager fold's."""
+    ds = speckled_forest("hv")
+    lazy = sar.year_of_loss(ds.chunk({"time": 1, "latitude": 17, "longitude": 13}), looks=4.0)
+    (optimized,) = dask.optimize(lazy.year_of_loss.data)
+    steps = [k for k in dict(optimized.__dask_graph__()) if str(k[0]).startswith("year-of-loss-fold")]
+    assert len(steps) >= (ds.sizes["time"] - 1) * optimized.npartitions > 0  # the last may join _finish
+    xr.testing.assert_identical(lazy.compute(), sar.year_of_loss(ds, looks=4.0))
 
 
 def test_forest_codes_equal_thresholding_the_filtered_image():

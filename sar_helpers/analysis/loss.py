@@ -8,16 +8,21 @@ with the number of years.
 from __future__ import annotations
 
 import inspect
+from functools import partial
 
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 from sar_helpers.checks import mosaic_years, require_bands, require_not_empty
-from sar_helpers.products import MASK_CLASSES
+from sar_helpers.products import MASK_CLASSES, VALID_CLASSES
 
+from .calibration import calibration_constants, dn_table
 from .forest import forest_cover, power_and_looks, power_of
-from .kernels import NO_DATA, NON_FOREST, WATER, compiled, forest_codes
+from .kernels import NO_DATA, NON_FOREST, WATER, class_table, compiled, forest_codes, lookup_kept
+from .masking import class_values
 from .speckle import check_filter_input, overlapped
 
 #: The per-pixel state year_of_loss carries from mosaic to mosaic (uint16 each).
@@ -71,6 +76,33 @@ def _step(state: np.ndarray, classes: np.ndarray, dates: np.ndarray, *, year: in
     return state
 
 
+def _first_step(classes: np.ndarray, dates: np.ndarray, *, year: int) -> np.ndarray:
+    return _step(_new_state(classes), classes, dates, year=year)
+
+
+def _folded(steps: list[tuple[dsa.Array, dsa.Array, int]]) -> dsa.Array:
+    """The state after the last of ``steps`` ((classes, dates, year) of each mosaic, in order), per
+    chunk, from a chain of tasks, one a mosaic: each runs once its mosaic's classes are made and
+    frees them, beside the next mosaics' reads. (Steps made by ``map_blocks`` are fused by Dask
+    into one task that waits for every mosaic: all the years' classes and dates held at once, and
+    the whole fold left for the end, on one thread.)"""
+    name = "year-of-loss-fold-" + tokenize(*[(c.name, d.name, year) for c, d, year in steps])
+    classes = steps[0][0]
+    graph: dict = {}
+    for iy, ix in np.ndindex(*classes.numblocks):
+        state = None
+        for n, (c, d, year) in enumerate(steps):
+            here = (c.name, iy, ix), (d.name, iy, ix)
+            key = (name, n, iy, ix) if n < len(steps) - 1 else (name + "-last", 0, iy, ix)
+            graph[key] = (
+                (partial(_first_step, year=year), *here) if state is None else (partial(_step, year=year), state, *here)
+            )
+            state = key
+    arrays: list = [a for c, d, _ in steps for a in (c, d)]
+    layers = HighLevelGraph.from_collections(name + "-last", graph, dependencies=arrays)
+    return dsa.Array(layers, name + "-last", chunks=((5,), *classes.chunks), dtype=np.uint16)
+
+
 def _finish(state: np.ndarray) -> np.ndarray:
     """(loss, regrowth): a change pending at the last observation cannot be confirmed: reported as it is."""
     pending = state[PENDING]
@@ -86,10 +118,27 @@ def _mask_codes() -> np.ndarray:
     return codes
 
 
-def _codes_block(power: np.ndarray, mask: np.ndarray, *, padded: bool, **options) -> np.ndarray:
-    """Forest codes of each image of a (time, y, x) block and its mask."""
-    codes = _mask_codes()
-    return np.stack([forest_codes(p, m, codes, padded=padded, **options) for p, m in zip(power, mask)])
+def _codes_block(
+    dn: np.ndarray, mask: np.ndarray, *, constants, padded: bool, block_info=None, **options
+) -> np.ndarray:
+    """Forest codes of each image of a (time, y, x) block of DNs and its mask: each image's power
+    (land and water, as :func:`forest_cover` filters it) made here and dropped after its codes, so a
+    task holds one float image, not the year's power as a separate task's result. ``constants``:
+    the calibration constant of every time step of the load (``block_info`` places the block)."""
+    first = block_info[0]["array-location"][0][0] if block_info else 0
+    codes, keep = _mask_codes(), class_table(class_values(VALID_CLASSES))
+    return np.stack(
+        [
+            forest_codes(
+                lookup_kept(image, image_mask, keep=keep, table=dn_table(constants[first + k], "power")),
+                image_mask,
+                codes,
+                padded=padded,
+                **options,
+            )
+            for k, (image, image_mask) in enumerate(zip(dn, mask))
+        ]
+    )
 
 
 def _one_band_codes(ds: xr.Dataset, **cover_options):
@@ -102,11 +151,16 @@ def _one_band_codes(ds: xr.Dataset, **cover_options):
     options = bound.arguments
     size, looks = options["size"], options["looks"]
     band, threshold_db = ("hv", options["hv_forest_db"]) if "hv" in ds.data_vars else ("hh", options["hh_forest_db"])
-    power, looks = power_and_looks(ds, band, size, looks)
+    power, looks = power_and_looks(ds.isel(time=[0]), band, size, looks)  # the looks, from the first mosaic
     check_filter_input(power, size, "enhanced", looks)
-    options = {"size": size, "looks": looks, "threshold": power_of(threshold_db)}
-    y, x = [d for d in power.dims if d != "time"][-2:]
-    values, mask = power.transpose("time", y, x).data, ds["mask"].transpose("time", y, x).data
+    options = {
+        "size": size,
+        "looks": looks,
+        "threshold": power_of(threshold_db),
+        "constants": calibration_constants(ds[band]),
+    }
+    y, x = [d for d in ds[band].dims if d != "time"][-2:]
+    values, mask = ds[band].transpose("time", y, x).data, ds["mask"].transpose("time", y, x).data
     if not isinstance(values, dsa.Array):
         return _codes_block(np.asarray(values), np.asarray(mask), padded=False, **options), looks
     mask = dsa.asarray(mask).rechunk(values.chunks)
@@ -170,11 +224,8 @@ def year_of_loss(ds: xr.Dataset, classes: xr.DataArray | None = None, **cover_op
     order = np.argsort(dates.time.values)
     if lazy:
         days = dsa.asarray(dates.data).rechunk(codes.chunks)
-        first = codes[order[0]]
-        state = dsa.map_blocks(_new_state, first, new_axis=0, chunks=((5,), *first.chunks), dtype=np.uint16)
-        for t in order:
-            state = dsa.map_blocks(_step, state, codes[t], days[t], year=int(years[t]), dtype=np.uint16)
-        result = dsa.map_blocks(_finish, state, dtype=np.uint16)
+        steps = [(codes[t], days[t], int(years[t])) for t in order]
+        result = dsa.map_blocks(_finish, _folded(steps), dtype=np.uint16)
     else:
         codes, days = np.asarray(codes), np.asarray(dates.data)
         state = _new_state(codes[0])
