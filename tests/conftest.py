@@ -13,6 +13,7 @@ import pytest
 
 from sar_helpers.cubes.localcube.server import EmbeddedServer, server_folder
 from sar_helpers.cubes.testcube.cube import TestCube
+from sar_helpers.loading import reading
 from sar_helpers.loading.remote import REMOTE_READING
 
 from helpers import REPO, TUTORIAL_QUERY
@@ -161,3 +162,17 @@ def figures() -> Path:
     folder = REPO / "build" / "test-figures"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def fallbacks(monkeypatch):
+    """The chunks datacube's own reader made (``sar.load_mosaics``'s reader made the others)."""
+    calls = []
+    real = reading.fuse_lazy
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "fuse_lazy", counted)
+    return calls

@@ -14,20 +14,6 @@ from helpers import TUTORIAL_QUERY, assert_band_files_are_bandinfos
 ALL_BANDS = ["hh", "hv", "date", "linci", "mask"]
 
 
-@pytest.fixture
-def fallbacks(monkeypatch):
-    """How many chunks datacube's own reader made."""
-    calls = []
-    real = reading.fuse_lazy
-
-    def counted(*args, **kwargs):
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(reading, "fuse_lazy", counted)
-    return calls
-
-
 def both(dc, product, bands, **query):
     """(load_mosaics, plain dc.load) of one lazy query, computed on one thread."""
     ours = sar.load_mosaics(dc, product, bands, **query)
