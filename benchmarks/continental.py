@@ -38,16 +38,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from remote import real_cube_over_http  # noqa: E402
 from scaling import CHUNKS, PIXEL, YEARS, whole_tile  # noqa: E402
 
 TILES = Path(__file__).with_name("african_land_tiles.txt")
@@ -187,24 +186,14 @@ def plan(tiles: int, hours: float, one: dict, two: dict) -> str:
 
 
 def main() -> None:
-    from sar_helpers.cubes.localcube.server import EmbeddedServer, server_folder
-    from sar_helpers.cubes.realcube.cube import RealCube
-
-    from stac_api import StacApi
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--tile-dir", default="/tmp/sar-tile-cube")
     parser.add_argument("--hours", type=float, default=1.0, help="the wall time the plan is for (default 1)")
     args = parser.parse_args()
     tile_cube = whole_tile(args.tile_dir)
     tiles = land_tiles()
-    scratch = Path(tempfile.mkdtemp(prefix="sar-continental-bench-"))
-    api = StacApi(tile_cube.data, scratch / "requests.jsonl")
     costs: dict[tuple[float, str], dict[int, dict]] = {}
-    try:
-        real = RealCube(scratch / "real")
-        real.up(BBOX, YEARS, catalog=api.catalog, url_replace=[tuple(api.url_replace.split("=", 1))], progress=False)
-        config = str(real.config_path)
+    with real_cube_over_http(tile_cube.data, BBOX, YEARS) as (api, config):
         sizes = {path.name: path.stat().st_size for path in tile_cube.data.rglob("*.tif")}
         print(f"One tile (N31E031 x {len(YEARS)} years, 4,500 x 4,500 pixels) over HTTP from 127.0.0.1; per tile:")
         for latency in LATENCIES:
@@ -225,10 +214,6 @@ def main() -> None:
         print(f"\nThe plan: {len(tiles)} African 1-degree land tiles x {len(YEARS)} years, in {args.hours:g} h")
         for (latency, pipeline), cost in costs.items():
             print(f"   {latency * 1000:3.0f} ms  {pipeline:24} {plan(len(tiles), args.hours, cost[1], cost[2])}")
-    finally:
-        api.stop()
-        EmbeddedServer(server_folder(scratch / "real")).remove()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,22 +173,33 @@ def child(kind: str, config: str) -> float:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+@contextmanager
+def real_cube_over_http(data: Path, bbox: tuple, years) -> Iterator[tuple]:
+    """(the stand-in, a config path): a real cube (``RealCube.up``) of ``bbox`` and ``years`` whose
+    files are ``data``'s, served as the bucket by tests/stac_api.py on 127.0.0.1; both removed after."""
     from sar_helpers.cubes.localcube.server import EmbeddedServer, server_folder
     from sar_helpers.cubes.realcube.cube import RealCube
-    from sar_helpers.cubes.testcube.cube import TestCube
 
     from stac_api import StacApi
 
-    cube = TestCube(os.environ.get("SAR_TESTCUBE_DIR", REPO / ".testcube"))
-    cube.up(progress=False)
-    scratch = Path(tempfile.mkdtemp(prefix="sar-remote-bench-"))
-    api = StacApi(cube.data, scratch / "requests.jsonl")
+    scratch = Path(tempfile.mkdtemp(prefix="sar-bench-"))
+    api = StacApi(data, scratch / "requests.jsonl")
     try:
         real = RealCube(scratch / "real")
-        replace = [tuple(api.url_replace.split("=", 1))]
-        real.up(BBOX, None, catalog=api.catalog, url_replace=replace, progress=False)
-        config = str(real.config_path)
+        real.up(bbox, years, catalog=api.catalog, url_replace=[tuple(api.url_replace.split("=", 1))], progress=False)
+        yield api, str(real.config_path)
+    finally:
+        api.stop()
+        EmbeddedServer(server_folder(scratch / "real")).remove()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> None:
+    from sar_helpers.cubes.testcube.cube import TestCube
+
+    cube = TestCube(os.environ.get("SAR_TESTCUBE_DIR", REPO / ".testcube"))
+    cube.up(progress=False)
+    with real_cube_over_http(cube.data, BBOX, None) as (api, config):
         files, loaded = len(_windows(config)), loaded_bytes(config)
         print(
             f"The tutorial's query: {files} files (12 years x 2 tiles x {len(BANDS)} bands), "
@@ -211,10 +224,6 @@ def main() -> None:
                     f"{requests / files:5.2f} requests and {stats['bytes'] / files / 1024:6.1f} KiB a file  "
                     f"{loaded / 2**20 / seconds:6.1f} MiB/s"
                 )
-    finally:
-        api.stop()
-        EmbeddedServer(server_folder(scratch / "real")).remove()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
