@@ -241,7 +241,7 @@ def test_the_lazy_fold_is_a_task_a_mosaic_and_equals_the_eager_one():
 
 def test_forest_codes_equal_thresholding_the_filtered_image():
     """Near the threshold every pixel is decided by the filter itself; elsewhere by the window mean and the pixel."""
-    from sar_helpers.analysis.kernels import FOREST, NON_FOREST, WATER, forest_codes, speckle_filter
+    from sar_helpers.analysis.windows import FOREST, NON_FOREST, WATER, forest_codes, speckle_filter
 
     rng = np.random.default_rng(7)
     power = rng.gamma(4, 0.02 / 4, size=(60, 70)).astype(np.float32)

@@ -153,7 +153,7 @@ def test_area_above_counts_true_pixel_areas_and_is_nan_without_data():
 @pytest.mark.parametrize("shape", [(2, 2), (1, 5), (40, 33)])
 @pytest.mark.parametrize("size", [3, 7, 9])
 def test_mirroring_in_the_kernel_equals_filtering_a_padded_copy(shape, size):
-    from sar_helpers.analysis.kernels import speckle_filter
+    from sar_helpers.analysis.windows import speckle_filter
 
     values = np.random.default_rng(size).gamma(4, 0.25, size=shape).astype(np.float32)
     values.flat[0] = np.nan

@@ -21,9 +21,10 @@ from sar_helpers.products import MASK_CLASSES, VALID_CLASSES
 
 from .calibration import calibration_constants, dn_table
 from .forest import forest_cover, power_and_looks, power_of
-from .kernels import NO_DATA, NON_FOREST, WATER, class_table, compiled, forest_codes, lookup_kept
+from .kernels import class_table, compiled, lookup_kept
 from .masking import class_values
 from .speckle import check_filter_input, overlapped
+from .windows import NO_DATA, NON_FOREST, WATER, forest_codes
 
 #: The per-pixel state year_of_loss carries from mosaic to mosaic (uint16 each).
 LAST_FOREST, LAST_DATE, PENDING, LOSS, REGROWTH = range(5)

@@ -17,7 +17,8 @@ import xarray as xr
 
 from sar_helpers.checks import require_not_empty
 
-from .kernels import moments, speckle_filter
+from .kernels import moments
+from .windows import speckle_filter
 
 
 def equivalent_looks(power: xr.DataArray) -> xr.DataArray:
