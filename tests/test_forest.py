@@ -72,6 +72,8 @@ def test_year_of_loss_rules():
             [1, 1, 1, 1, 3],  # lost at the last mosaic: reported as it is
             [1, 1, 1, 3, 3],  # the third mosaic repeats the second's acquisition (forest): loss is the fourth's
             [1, 0, 3, 3, 3],  # masked in the second: the loss shows in the third
+            [1, 3, 3, 1, 1],  # lost in the second, forest again from the fourth: regrowth confirmed
+            [1, 3, 3, 1, 3],  # lost in the second, one forest year after: noise, no regrowth
         ],
         dtype=np.uint8,
     ).T[:, None, :]
@@ -83,8 +85,8 @@ def test_year_of_loss_rules():
     for lazy in (False, True):
         data, codes = (ds.chunk({"longitude": 2}), classes.chunk({"longitude": 2})) if lazy else (ds, classes)
         result = sar.year_of_loss(data, classes=codes).compute()
-        assert result.year_of_loss.values[0].tolist() == [2017, 0, 2017, 2019, 2018, 2017]
-        assert result.year_of_regrowth.values[0].tolist() == [0, 0, 2019, 0, 0, 0]
+        assert result.year_of_loss.values[0].tolist() == [2017, 0, 2017, 2019, 2018, 2017, 2016, 2016]
+        assert result.year_of_regrowth.values[0].tolist() == [0, 0, 2019, 0, 0, 0, 2018, 0]
 
 
 def test_bad_input_is_refused():

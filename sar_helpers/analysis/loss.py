@@ -32,34 +32,39 @@ UNSEEN = 2  # LAST_FOREST before any observation
 
 
 @compiled
-def _observe(state, out, classes, dates, year):  # pragma: no cover - compiled
-    """Each pixel's state after one mosaic, from its state before (both 5 x rows x columns): a loss
-    (forest to non-forest) is pending until the next observation agrees; once lost, a return to
-    forest is pending the same way."""
+def _observe(state, classes, dates, year):  # pragma: no cover - compiled
+    """Each pixel's state (5 x rows x columns) after one mosaic, updated in place: a loss (forest to
+    non-forest) is pending until the next observation agrees; once lost, a return to forest is
+    pending the same way. Fields are written only when they change (most pixels keep their class)."""
     for i in range(classes.shape[0]):
         for j in range(classes.shape[1]):
-            last_forest, last_date = state[LAST_FOREST, i, j], state[LAST_DATE, i, j]
-            pending, loss, regrowth = state[PENDING, i, j], state[LOSS, i, j], state[REGROWTH, i, j]
-            c = classes[i, j]
-            if c != 0 and dates[i, j] != last_date:  # else masked, or the previous acquisition again
-                forest = c == 1 or c == 2
-                if loss == 0:
-                    if pending:
-                        if not forest:
-                            loss = pending  # else one non-forest year between forest years: noise
-                        pending = 0
-                    elif last_forest == 1 and not forest:
-                        pending = year
-                elif regrowth == 0:
-                    if pending:
-                        if forest:
-                            regrowth = pending
-                        pending = 0
-                    elif forest:
-                        pending = year
-                last_forest, last_date = 1 if forest else 0, dates[i, j]
-            out[LAST_FOREST, i, j], out[LAST_DATE, i, j] = last_forest, last_date
-            out[PENDING, i, j], out[LOSS, i, j], out[REGROWTH, i, j] = pending, loss, regrowth
+            c, date = classes[i, j], dates[i, j]
+            if c == 0 or date == state[LAST_DATE, i, j]:
+                continue  # masked, or the previous acquisition again
+            forest = c == 1 or c == 2
+            was_forest = state[LAST_FOREST, i, j] == 1
+            state[LAST_DATE, i, j] = date
+            if state[LAST_FOREST, i, j] != forest:
+                state[LAST_FOREST, i, j] = forest
+            pending, loss = state[PENDING, i, j], state[LOSS, i, j]
+            if pending == 0 and (forest or not was_forest if loss == 0 else not forest or state[REGROWTH, i, j] != 0):
+                continue  # no change starts: the common case, written nowhere
+            regrowth = state[REGROWTH, i, j]
+            if loss == 0:
+                if pending:
+                    if not forest:
+                        loss = pending  # else one non-forest year between forest years: noise
+                    pending = 0
+                elif was_forest and not forest:
+                    pending = year
+            elif regrowth == 0:
+                if pending:
+                    if forest:
+                        regrowth = pending
+                    pending = 0
+                elif forest:
+                    pending = year
+            state[PENDING, i, j], state[LOSS, i, j], state[REGROWTH, i, j] = pending, loss, regrowth
 
 
 def _new_state(classes: np.ndarray) -> np.ndarray:
@@ -73,7 +78,7 @@ def _step(state: np.ndarray, classes: np.ndarray, dates: np.ndarray, *, year: in
     """``state`` after one mosaic, updated in place: each state array is made by :func:`_new_state`
     for one chain of steps and read by the next step only, so no other task sees it change, and the
     years of a chunk share one array (a fresh one per year costs more in page faults than the fold)."""
-    _observe(state, state, classes.reshape(classes.shape[-2:]), dates.reshape(dates.shape[-2:]), year)
+    _observe(state, classes.reshape(classes.shape[-2:]), dates.reshape(dates.shape[-2:]), year)
     return state
 
 
