@@ -242,21 +242,30 @@ def test_the_lazy_fold_is_a_task_a_mosaic_and_equals_the_eager_one():
 
 
 def test_forest_codes_equal_thresholding_the_filtered_image():
-    """Near the threshold every pixel is decided by the filter itself; elsewhere by the window mean and the pixel."""
+    """Near the threshold every pixel is decided by the filter itself; elsewhere by the window mean
+    and the pixel. The codes read DNs and look them up a row at a time: the same as filtering the
+    looked-up power image, with mirrored edges and with chunks' padding."""
+    from sar_helpers.analysis.calibration import dn_table
+    from sar_helpers.analysis.kernels import class_table, lookup_kept
     from sar_helpers.analysis.windows import FOREST, NON_FOREST, WATER, forest_codes, speckle_filter
 
     rng = np.random.default_rng(7)
-    power = rng.gamma(4, 0.02 / 4, size=(60, 70)).astype(np.float32)
-    power[20:25, 30:40] = np.nan
-    mask = np.full(power.shape, 255, np.uint8)
+    dn = rng.gamma(4, 1500 / 4, size=(60, 70)).clip(1, 65535).astype(np.uint16)
+    dn[20:25, 30:40] = 0
+    mask = np.full(dn.shape, 255, np.uint8)
     mask[:, :5] = 50
     mask[20:25, 30:40] = 100
+    mask[40:45, 50:60] = 150  # not kept: no data, whatever its DNs
     codes = np.zeros(256, np.uint8)
     codes[255], codes[50] = NON_FOREST, WATER
+    keep, table = class_table((50, 255)), dn_table(-83.0, "power")
+    power = lookup_kept(dn, mask, keep=keep, table=table)
     filtered = speckle_filter(power, 7, looks=4.0, padded=False)
     for threshold in np.quantile(filtered[np.isfinite(filtered)], [0.0, 0.1, 0.5, 0.9, 1.0]):
         expected = np.where(
             codes[mask] == NON_FOREST, np.where(filtered >= np.float32(threshold), FOREST, NON_FOREST), codes[mask]
         )
-        got = forest_codes(power, mask, codes, size=7, looks=4.0, threshold=float(threshold), padded=False)
-        np.testing.assert_array_equal(got, expected)
+        options = {"keep": keep, "table": table, "size": 7, "looks": 4.0, "threshold": float(threshold)}
+        np.testing.assert_array_equal(forest_codes(dn, mask, codes, padded=False, **options), expected)
+        padded = [np.pad(a, 3, mode="symmetric") for a in (dn, mask)]
+        np.testing.assert_array_equal(forest_codes(*padded, codes, padded=True, **options), expected)

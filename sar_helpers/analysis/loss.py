@@ -21,7 +21,7 @@ from sar_helpers.products import MASK_CLASSES, VALID_CLASSES
 
 from .calibration import calibration_constants, dn_table
 from .forest import forest_cover, power_and_looks, power_of
-from .kernels import class_table, compiled, lookup_kept
+from .kernels import class_table, compiled
 from .masking import class_values
 from .speckle import check_filter_input, overlapped
 from .windows import NO_DATA, NON_FOREST, WATER, forest_codes
@@ -127,18 +127,20 @@ def _mask_codes() -> np.ndarray:
 def _codes_block(
     dn: np.ndarray, mask: np.ndarray, *, constants, padded: bool, block_info=None, **options
 ) -> np.ndarray:
-    """Forest codes of each image of a (time, y, x) block of DNs and its mask: each image's power
-    (land and water, as :func:`forest_cover` filters it) made here and dropped after its codes, so a
-    task holds one float image, not the year's power as a separate task's result. ``constants``:
-    the calibration constant of every time step of the load (``block_info`` places the block)."""
+    """Forest codes of each image of a (time, y, x) block of DNs and its mask, from each image's power
+    (land and water, as :func:`forest_cover` filters it) looked up a row at a time inside the
+    window's pass: no power image is made. ``constants``: the calibration constant of every time
+    step of the load (``block_info`` places the block)."""
     first = block_info[0]["array-location"][0][0] if block_info else 0
     codes, keep = _mask_codes(), class_table(class_values(VALID_CLASSES))
     return np.stack(
         [
             forest_codes(
-                lookup_kept(image, image_mask, keep=keep, table=dn_table(constants[first + k], "power")),
+                image,
                 image_mask,
                 codes,
+                keep=keep,
+                table=dn_table(constants[first + k], "power"),
                 padded=padded,
                 **options,
             )

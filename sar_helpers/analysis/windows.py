@@ -102,13 +102,28 @@ def _forest_code(x, n, s, s2, code, cu, cmax, threshold):  # pragma: no cover - 
 
 
 @compiled
+def _row(step, row, entering, values, dn, mask, keep, table, ring):  # pragma: no cover - compiled
+    """The image's ``row``, the window's ``step``-th: a row of ``values``, or, with a ``ring`` of
+    more than one row, the row of ``dn`` looked up in ``table`` (DN 0 where ``keep[mask]`` is 0),
+    written into the ring's slot for ``step`` when ``entering`` and read from it afterwards."""
+    if ring.shape[0] == 1:
+        return values[row]
+    slot = ring[step % ring.shape[0]]
+    if entering:
+        for j in range(slot.shape[0]):
+            slot[j] = table[dn[row, j] * keep[mask[row, j]]]
+    return slot
+
+
+@compiled
 def _window_pass(
-    values, out, size, padded, mode, noise, cu, cmax, enhanced, in_db, mask, codes, threshold
+    values, out, size, padded, mode, noise, cu, cmax, enhanced, in_db, mask, codes, threshold, dn, keep, table, ring
 ):  # pragma: no cover
     """One pass of running window sums over ``values`` into ``out`` (``mode`` FILTERED or
     FOREST_CODES, the latter reading each pixel's class from ``codes[mask]``): ``padded``,
     ``values`` carries ``size // 2`` extra pixels on every side; otherwise the two have one shape
-    and the image's edges are mirrored here."""
+    and the image's edges are mirrored here. With a ``ring`` of ``size + 1`` rows, the image is
+    ``dn`` looked up in ``table`` a row at a time as the window reaches it (see :func:`_row`)."""
     half = size // 2
     pad = half if padded else 0
     rows, columns = out.shape
@@ -116,20 +131,25 @@ def _window_pass(
     count = np.zeros(columns + 2 * half)
     total = np.zeros(columns + 2 * half)
     squares = np.zeros(columns + 2 * half)
-    source_rows = values.shape[0]
-    inner = slice(offset, offset + values.shape[1])  # the sums of the columns ``values`` holds
+    source_rows = mask.shape[0] if ring.shape[0] > 1 else values.shape[0]
+    inner = slice(offset, offset + columns + 2 * pad)  # the sums of the columns the image holds
     held = count[inner], total[inner], squares[inner]
+    image = (values, dn, mask, keep, table, ring)
     for p in range(size):  # the first window's rows
-        _add_row(values[p if padded else _mirror(p - half, source_rows)], *held)
+        _add_row(_row(p, p if padded else _mirror(p - half, source_rows), True, *image), *held)
     for i in range(rows):
         if i > 0:  # the window moves down a row
             leaving, entering = i - 1, i + size - 1
             if not padded:
                 leaving, entering = _mirror(leaving - half, source_rows), _mirror(entering - half, source_rows)
-            _slide_rows(values[leaving], values[entering], *held)
+            _slide_rows(_row(i - 1, leaving, False, *image), _row(i + size - 1, entering, True, *image), *held)
         if not padded:
             for sums in (count, total, squares):
                 _mirror_columns(sums, half, columns)
+        # Rows as views from their first column used, so every index below is a loop's own j (numba
+        # checks an index that could be negative, such as j + pad, on every access: 10 % of the pass)
+        centre, centre_mask = _row(i + half, i + pad, False, *image)[pad:], mask[i + pad, pad:]
+        count_in, total_in, squares_in = count[size - 1 :], total[size - 1 :], squares[size - 1 :]
         n = 0.0
         s = 0.0
         s2 = 0.0
@@ -139,13 +159,12 @@ def _window_pass(
             s2 += squares[j]
         leaving_n = leaving_s = leaving_s2 = 0.0
         for j in range(columns):
-            last = j + size - 1
-            n += count[last] - leaving_n  # one addition per sum on the loop's chain
-            s += total[last] - leaving_s
-            s2 += squares[last] - leaving_s2
-            v = values[i + pad, j + pad]
+            n += count_in[j] - leaving_n  # one addition per sum on the loop's chain
+            s += total_in[j] - leaving_s
+            s2 += squares_in[j] - leaving_s2
+            v = centre[j]
             if mode == FOREST_CODES:
-                out[i, j] = _forest_code(v, n, s, s2, codes[mask[i + pad, j + pad]], cu, cmax, threshold)
+                out[i, j] = _forest_code(v, n, s, s2, codes[centre_mask[j]], cu, cmax, threshold)
             elif np.isfinite(v):
                 out[i, j] = _filtered_value(v, n, s, s2, noise, cu, cmax, enhanced, in_db)
             else:
@@ -163,7 +182,9 @@ def _output(values: np.ndarray, size: int, padded: bool, dtype) -> np.ndarray:
     return np.empty((values.shape[0] - margin, values.shape[1] - margin), dtype=dtype)
 
 
-_NO_MASK = np.zeros((1, 1), np.uint8)
+#: What a filter's pass gets for the arguments it does not read: the mask and codes; the DNs, keep and table.
+_NO_CODES = np.zeros((1, 1), np.uint8), np.zeros(1, np.uint8)
+_NO_DN = np.zeros((1, 1), np.uint16), np.zeros(1, np.uint8), np.zeros(1, np.float32)
 
 
 def speckle_filter(
@@ -185,26 +206,42 @@ def speckle_filter(
         image = 10.0 ** (image / np.float32(10))  # the enhanced filter works on power (returned in dB)
     out = _output(image, size, padded, np.float32)
     cu, cmax = _coefficients(looks)
-    _window_pass(
-        image, out, size, padded, FILTERED, float(noise), cu, cmax, looks is not None, in_db, _NO_MASK, _NO_MASK[0], 0.0
-    )
+    no_ring = np.zeros((1, 1), image.dtype)  # the rows are the image's own (C-contiguous, as the ring: one array type)
+    options = (float(noise), cu, cmax, looks is not None, in_db, *_NO_CODES, 0.0, *_NO_DN, no_ring)
+    _window_pass(image, out, size, padded, FILTERED, *options)
     return out
 
 
 def forest_codes(
-    power: np.ndarray, mask: np.ndarray, codes: np.ndarray, *, size: int, looks: float, threshold: float, padded: bool
+    dn: np.ndarray,
+    mask: np.ndarray,
+    codes: np.ndarray,
+    *,
+    keep: np.ndarray,
+    table: np.ndarray,
+    size: int,
+    looks: float,
+    threshold: float,
+    padded: bool,
 ) -> np.ndarray:
-    """uint8 forest codes of one 2-D image of linear power (NaN where masked) and its uint8 mask:
-    ``codes[mask]`` (:data:`NO_DATA`, :data:`NON_FOREST` for land, :data:`WATER`), with
-    :data:`FOREST` where the enhanced Lee filter (``looks``) of a land pixel, as float32, is at
-    least ``threshold``: what thresholding :func:`speckle_filter`'s output gives, without
-    filtering the pixels the window mean already decides. ``padded`` as there, for both images."""
-    image, mask = np.ascontiguousarray(power), np.ascontiguousarray(mask)
-    if mask.shape != image.shape or mask.dtype != np.uint8 or codes.shape != (256,) or codes.dtype != np.uint8:
-        raise ValueError(f"forest_codes takes a uint8 mask of the image's shape {image.shape} and 256 uint8 codes.")
-    out = _output(image, size, padded, np.uint8)
+    """uint8 forest codes of one 2-D image of uint16 DNs and its uint8 mask: ``codes[mask]``
+    (:data:`NO_DATA`, :data:`NON_FOREST` for land, :data:`WATER`), with :data:`FOREST` where the
+    enhanced Lee filter (``looks``) of a land pixel's linear power, as float32, is at least
+    ``threshold``. The power is ``table[dn]`` where ``keep[mask]`` (``lookup_kept``'s), looked up a
+    row at a time as the window reaches it (no power image is written): the codes are what
+    thresholding :func:`speckle_filter` of that power gives, without filtering the pixels the window
+    mean already decides. ``padded`` as there, for both images."""
+    dn, mask = np.ascontiguousarray(dn), np.ascontiguousarray(mask)
+    if dn.dtype != np.uint16 or mask.shape != dn.shape or mask.dtype != np.uint8:
+        raise ValueError(
+            f"forest_codes takes uint16 DNs and a uint8 mask of one shape; got {dn.dtype} {dn.shape}, {mask.dtype} {mask.shape}."
+        )
+    if codes.shape != (256,) or codes.dtype != np.uint8 or keep.shape != (256,) or table.shape != (2**16,):
+        raise ValueError("forest_codes takes 256 uint8 codes, a 256-entry keep table and a 65,536-entry DN table.")
+    out = _output(dn, size, padded, np.uint8)
     cu, cmax = _coefficients(looks)
-    _window_pass(
-        image, out, size, padded, FOREST_CODES, 0.0, cu, cmax, True, False, mask, codes, float(np.float32(threshold))
-    )
+    table = np.ascontiguousarray(table, dtype=np.float32)
+    ring = np.empty((size + 1, dn.shape[1]), np.float32)
+    options = (0.0, cu, cmax, True, False, mask, codes, float(np.float32(threshold)), dn, keep, table, ring)
+    _window_pass(np.zeros((1, 1), np.float32), out, size, padded, FOREST_CODES, *options)
     return out
